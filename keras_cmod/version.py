@@ -1,0 +1,3 @@
+"""Version of keras-cmod."""
+
+__version__ = "0.1.0"

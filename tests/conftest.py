@@ -1,0 +1,78 @@
+import os
+
+# Quiet TensorFlow's C++ logging; must be set before tensorflow is imported.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Never let a test reach the real Hub by accident.
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--run_large",
+        action="store_true",
+        default=False,
+        help="run tests marked `large` (full-size models, long runs)",
+    )
+    parser.addoption(
+        "--run_network",
+        action="store_true",
+        default=False,
+        help="run tests marked `network` (the real Hugging Face Hub)",
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    try:
+        import keras
+
+        has_gpu = keras.backend.backend() == "jax" and any(
+            d.platform == "gpu" for d in __import__("jax").devices()
+        )
+    except Exception:  # pragma: no cover
+        has_gpu = False
+    skip_large = pytest.mark.skip(reason="needs --run_large")
+    skip_network = pytest.mark.skip(reason="needs --run_network")
+    skip_gpu = pytest.mark.skip(reason="needs an accelerator")
+    for item in items:
+        if "large" in item.keywords and not config.getoption("--run_large"):
+            item.add_marker(skip_large)
+        if "network" in item.keywords and not config.getoption(
+            "--run_network"
+        ):
+            item.add_marker(skip_network)
+        if "gpu" in item.keywords and not has_gpu:
+            item.add_marker(skip_gpu)
+
+
+def pytest_configure(config):
+    # Full float32 matmuls on accelerators (no TF32), as Keras' own tests do.
+    import keras
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        jax.config.update("jax_default_matmul_precision", "highest")
+    elif keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+
+
+@pytest.fixture(autouse=True)
+def _seed_and_clear():
+    """Deterministic seeds and a clean Keras session for every test."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    np.random.seed(0)
+    yield
+    keras.config.set_dtype_policy("float32")
+    keras.backend.clear_session()
+
+
+@pytest.fixture(scope="session")
+def data_dir():
+    return os.path.join(os.path.dirname(__file__), "data")
