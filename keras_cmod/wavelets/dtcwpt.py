@@ -279,10 +279,12 @@ def conjugation_mask(depth, wavelet="qshift_a"):
 
 
 def _raw_complex_kernels(depth, wavelet):
-    d = _real_kernels(depth, wavelet)
-    c = dualtree_combination(depth)
-    comb = np.einsum("krbp,bpij->krij", c, d)
-    return comb[:, 0] + 1j * comb[:, 1]
+    # psi_a = (aa - bb) + i (ba + ab), psi_b = (aa + bb) + i (ba - ab): the
+    # sparse form of `dualtree_combination`.
+    aa, ab, ba, bb = _real_kernels(depth, wavelet)
+    psi_a = (aa - bb) + 1j * (ba + ab)
+    psi_b = (aa + bb) + 1j * (ba - ab)
+    return np.concatenate([psi_a, psi_b])
 
 
 _KERNEL_CACHE = {}

@@ -1,0 +1,96 @@
+"""Small helpers shared by the keras-cmod layers (keras.ops only)."""
+
+import keras
+from keras import ops
+
+
+def normalize_pair(value, name):
+    """Returns `(a, b)` from an int or a pair of ints, with validation."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (value, value)
+    if (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
+        return tuple(value)
+    raise ValueError(
+        f"{name} must be an int or a tuple of 2 ints. Received: {name}={value!r}"
+    )
+
+
+def normalize_padding(value):
+    """Explicit padding -> `((top, bottom), (left, right))`."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError(f"padding must be >= 0. Received: padding={value}")
+        return ((value, value), (value, value))
+    try:
+        (t, b), (left, r) = value
+        out = ((int(t), int(b)), (int(left), int(r)))
+    except (TypeError, ValueError):
+        raise ValueError(
+            "padding must be an int or ((top, bottom), (left, right)). "
+            f"Received: padding={value!r}"
+        ) from None
+    if min(out[0] + out[1]) < 0:
+        raise ValueError(f"padding must be >= 0. Received: padding={value!r}")
+    return out
+
+
+def pad_hw(x, padding, mode="constant"):
+    """Pads the two spatial axes of an NHWC tensor."""
+    (t, b), (left, r) = padding
+    if t == b == left == r == 0:
+        return x
+    return ops.pad(x, ((0, 0), (t, b), (left, r), (0, 0)), mode=mode)
+
+
+def conv_output_size(size, kernel, stride, pad_total, dilation=1):
+    """Output length of a "valid" convolution after explicit padding."""
+    if size is None:
+        return None
+    eff = dilation * (kernel - 1) + 1
+    return (size + pad_total - eff) // stride + 1
+
+
+def round_half_even_half(d):
+    """`round(d / 2)` with ties to even, for Python or tensor integers.
+
+    torchvision's `center_crop` computes its offset with Python's `round`,
+    which rounds halves to even: 57 -> 55 starts at 1, 28 -> 27 at 0.
+    """
+    k = d // 2
+    return k + (d % 2) * (k % 2)
+
+
+def center_crop_hw(x, height, width):
+    """Centre crop of an NHWC tensor with torchvision's offsets."""
+    shape = ops.shape(x)
+    top = round_half_even_half(shape[1] - height)
+    left = round_half_even_half(shape[2] - width)
+    return x[:, top : top + height, left : left + width, :]
+
+
+def modulus(real, imag, epsilon):
+    """`sqrt(max(re^2 + im^2, eps))` computed in float32.
+
+    The floor keeps the gradient finite at 0 and the float32 computation
+    avoids overflow of `re^2` under float16 (|re| > 256).
+    """
+    dtype = real.dtype
+    real = ops.cast(real, "float32")
+    imag = ops.cast(imag, "float32")
+    out = ops.sqrt(ops.maximum(ops.square(real) + ops.square(imag), epsilon))
+    if keras.backend.standardize_dtype(dtype) == "float32":
+        return out
+    return ops.cast(out, dtype)
+
+
+def check_channels(input_shape, expected, layer_name):
+    channels = input_shape[-1]
+    if channels is not None and expected is not None and channels != expected:
+        raise ValueError(
+            f"{layer_name} expects {expected} input channels "
+            f"(channels_last). Received: input_shape={tuple(input_shape)}"
+        )

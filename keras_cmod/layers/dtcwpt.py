@@ -1,0 +1,377 @@
+"""DTCWPT2D: the dual-tree complex wavelet packet transform as a layer.
+
+The transform runs as a separable cascade of depthwise 1-D convolutions
+(vertical then horizontal at each stage, strided stages first, then
+undecimated stages with growing dilation), exactly as the filter bank of
+`keras_cmod.wavelets.dtcwpt`. Only the branches leading to the requested
+packets are computed, and a fully decimated transform is computed directly
+(never an undecimated last stage followed by subsampling).
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_cmod.layers._utils import conv_output_size
+from keras_cmod.wavelets import dtcwpt as wt
+
+
+def _digits(p, depth):
+    return tuple((p // 4 ** (depth - 1 - j)) % 4 for j in range(depth))
+
+
+class CascadePlan:
+    """Per-stage depthwise kernels computing a set of real packet maps.
+
+    Args:
+        n_channels: number of input channels (each is transformed alone).
+        depth: int, number of stages.
+        stride: int, total stride (power of two up to `2**depth`).
+        needed: iterable of `(channel, bank, packet)`: the real maps to
+            compute (`bank` in 0..3 = aa, ab, ba, bb; `packet` a real packet
+            index in 0..4**depth-1).
+        wavelet: Q-shift set name.
+
+    Attributes:
+        stages: list of dicts with `v_gather`, `v_kernel`, `h_gather`,
+            `h_kernel`, `stride`, `dilation` (numpy arrays / ints). A gather
+            of `None` means the depthwise multiplier covers every channel.
+        index: dict `(channel, bank, packet) -> channel of the final maps`.
+    """
+
+    def __init__(self, n_channels, depth, stride, needed, wavelet="qshift_a"):
+        strides, dilations = wt.decimation_schedule(depth, stride)
+        f = wt.filter_dict(wavelet)
+        needed = sorted(set((int(c), int(b), int(p)) for c, b, p in needed))
+        prev = [(c, None, ()) for c in range(n_channels)]
+        self.stages = []
+        for j in range(depth):
+            targets = sorted(
+                {(c, b, _digits(p, depth)[: j + 1]) for c, b, p in needed}
+            )
+            vouts = sorted({(c, b, d[:-1], d[-1] // 2) for c, b, d in targets})
+            prev_index = {key: i for i, key in enumerate(prev)}
+
+            def parent(c, b, pd):
+                return prev_index[(c, None, ()) if j == 0 else (c, b, pd)]
+
+            v_src = [parent(c, b, pd) for c, b, pd, _ in vouts]
+            v_taps = []
+            for c, b, pd, v in vouts:
+                vd = [q // 2 for q in pd] + [v]
+                v_taps.append(f[wt.branch_types(wt.BANKS[b][0], vd)[-1]])
+            vout_index = {key: i for i, key in enumerate(vouts)}
+            h_src = [vout_index[(c, b, d[:-1], d[-1] // 2)]
+                     for c, b, d in targets]
+            h_taps = []
+            for c, b, d in targets:
+                hd = [q % 2 for q in d]
+                h_taps.append(f[wt.branch_types(wt.BANKS[b][1], hd)[-1]])
+            v_gather, v_kernel = self._depthwise(v_src, v_taps, len(prev))
+            h_gather, h_kernel = self._depthwise(h_src, h_taps, len(vouts))
+            self.stages.append(
+                {
+                    "v_gather": v_gather,
+                    "v_kernel": v_kernel[:, None, :, :],
+                    "h_gather": h_gather,
+                    "h_kernel": h_kernel[None, :, :, :],
+                    "stride": strides[j],
+                    "dilation": dilations[j],
+                }
+            )
+            prev = targets
+        self.index = {
+            (c, b, sum(q * 4 ** (depth - 1 - i) for i, q in enumerate(d))): k
+            for k, (c, b, d) in enumerate(prev)
+        }
+        self.n_maps = len(prev)
+
+    @staticmethod
+    def _depthwise(src, taps, n_in):
+        """Kernel `(k, n, m)` and an optional gather for one 1-D pass."""
+        src = np.asarray(src)
+        taps = np.stack(taps)  # (n_out, k)
+        n_out = len(src)
+        if n_out % n_in == 0:
+            m = n_out // n_in
+            if np.array_equal(src, np.repeat(np.arange(n_in), m)):
+                kernel = taps.T.reshape(taps.shape[1], n_in, m)
+                return None, kernel
+        return src.astype("int32"), taps.T[:, :, None]
+
+    def apply(self, x):
+        """Runs the cascade on an NHWC tensor (already padded).
+
+        The filter bank runs in float32 whatever the input dtype (it is fixed
+        and cheap; this keeps mixed precision exact and portable); the result
+        is float32.
+        """
+        x = ops.cast(x, "float32")
+        for st in self.stages:
+            s, d = st["stride"], st["dilation"]
+            if st["v_gather"] is not None:
+                x = ops.take(x, st["v_gather"], axis=-1)
+            x = depthwise_conv_1d(x, st["v_kernel"][:, 0], 1, s, d)
+            if st["h_gather"] is not None:
+                x = ops.take(x, st["h_gather"], axis=-1)
+            x = depthwise_conv_1d(x, st["h_kernel"][0], 2, s, d)
+        return x
+
+    def macs_per_pixel(self):
+        """Multiply-accumulates per input pixel (for cost reports)."""
+        total, area = 0.0, 1.0
+        for st in self.stages:
+            s = st["stride"]
+            kv, _, nv_in, mv = st["v_kernel"].shape
+            area_v = area / s
+            total += kv * nv_in * mv * area_v
+            _, kh, nh_in, mh = st["h_kernel"].shape
+            area = area_v / s
+            total += kh * nh_in * mh * area
+        return total
+
+
+def depthwise_conv_1d(x, kernel, axis, stride, dilation):
+    """Depthwise 1-D cross-correlation of an NHWC tensor along `axis`.
+
+    `kernel` has shape `(taps, channels, multiplier)`. On the JAX backend
+    this is one depthwise convolution with unequal strides. TensorFlow's
+    depthwise kernels (GPU, and CPU without oneDNN) only accept equal
+    strides, so there the other spatial axis is folded into the batch: the
+    horizontal pass reshapes `(B, H, W, C)` to `(B*H, 1, W, C)` (free), the
+    vertical pass transposes first.
+    """
+    k = ops.convert_to_tensor(kernel, x.dtype)
+    if keras.backend.backend() != "tensorflow":
+        if axis == 1:
+            return ops.depthwise_conv(
+                x, k[:, None], strides=(stride, 1), padding="valid",
+                dilation_rate=(dilation, 1),
+            )
+        return ops.depthwise_conv(
+            x, k[None], strides=(1, stride), padding="valid",
+            dilation_rate=(1, dilation),
+        )
+    if axis == 1:
+        x = ops.transpose(x, (0, 2, 1, 3))
+    shape = ops.shape(x)
+    y = ops.depthwise_conv(
+        ops.reshape(x, (shape[0] * shape[1], 1, shape[2], shape[3])),
+        k[None],
+        strides=stride,
+        padding="valid",
+        dilation_rate=dilation,
+    )
+    y = ops.reshape(y, (shape[0], shape[1], -1, shape[3] * kernel.shape[-1]))
+    if axis == 1:
+        y = ops.transpose(y, (0, 2, 1, 3))
+    return y
+
+
+def complex_combination(depth, wavelet, packets, plan, channel=0):
+    """Matrices mapping the final real maps to Re / Im of `packets`.
+
+    Returns:
+        `(re, im)`: float64 arrays of shape `(plan.n_maps, len(packets))`,
+        including the analytic step (conjugation of mirrored packets).
+    """
+    n = 4**depth
+    comb = wt.dualtree_combination(depth)
+    conj = wt.conjugation_mask(depth, wavelet)
+    re = np.zeros((plan.n_maps, len(packets)))
+    im = np.zeros((plan.n_maps, len(packets)))
+    for j, k in enumerate(packets):
+        p = k % n
+        for b in range(4):
+            key = (channel, b, p)
+            if comb[k, 0, b, p] and key in plan.index:
+                re[plan.index[key], j] = comb[k, 0, b, p]
+            if comb[k, 1, b, p] and key in plan.index:
+                sign = -1.0 if conj[k] else 1.0
+                im[plan.index[key], j] = sign * comb[k, 1, b, p]
+    return re, im
+
+
+def needed_maps(depth, packets, output, channel=0):
+    """Real maps `(channel, bank, packet)` needed for `packets`."""
+    n = 4**depth
+    banks = (0, 1, 2, 3) if output == "complex" else (0, 3)  # Re: aa, bb
+    return [(channel, b, k % n) for k in packets for b in banks]
+
+
+def check_output(output_mode):
+    if output_mode not in ("complex", "real"):
+        raise ValueError(
+            "output_mode must be 'complex' or 'real'. "
+            f"Received: output_mode={output_mode!r}"
+        )
+
+
+def check_packets(depth, packets):
+    n = 2 * 4**depth
+    if packets is None:
+        return list(range(n))
+    packets = [int(p) for p in packets]
+    bad = [p for p in packets if not 0 <= p < n]
+    if bad or not packets:
+        raise ValueError(
+            f"packets must be a non-empty list of complex packet indices in "
+            f"0..{n - 1} for depth={depth}. Received: packets={packets}"
+        )
+    return packets
+
+
+@keras.saving.register_keras_serializable(package="keras_cmod")
+class DTCWPT2D(keras.layers.Layer):
+    """Dual-tree complex wavelet packet transform of each input channel.
+
+    A fixed (non-trainable) filter bank: Kingsbury's Q-shift filters in the
+    Bayram-Selesnick dual-tree packet structure of the twin models, with the
+    analytic step (see `keras_cmod.wavelets.dtcwpt`). The input is zero
+    padded by `padding` on each side, then transformed by a separable
+    cascade. Output channels are grouped by input channel, then by packet
+    (in the order of `packets`), then (Re, Im) when `output_mode="complex"`.
+
+    Args:
+        depth: int >= 1, number of decomposition stages `J`.
+        stride: int, total stride, a power of two in `1 .. 2**depth`.
+            Defaults to `2**depth` (fully decimated).
+        output_mode: `"complex"` (Re, Im channel pairs) or `"real"` (real
+            parts).
+        packets: list of complex packet indices to keep, in output order
+            (`psi_a` packets `0..4**J-1`, then `psi_b`). Defaults to all
+            `2 * 4**J` packets.
+        padding: int, zero padding per side. Defaults to the reference
+            padding `keras_cmod.wavelets.dtcwpt_padding(depth, stride)`.
+        wavelet: str, Q-shift set. Defaults to `"qshift_a"`.
+
+    Input shape:
+        `(batch, height, width, channels)`.
+
+    Output shape:
+        `(batch, h, w, channels * len(packets) * (2 if complex else 1))`
+        with `h = (height + 2 * padding - S) // stride + 1`, where
+        `S = 12 + 9 * (2**depth - 2)` is the kernel support.
+
+    Example:
+    >>> layer = keras_cmod.layers.DTCWPT2D(depth=2, stride=2, padding=14)
+    >>> layer(np.zeros((1, 40, 40, 1))).shape
+    (1, 20, 20, 64)
+
+    Reference:
+        - I. Bayram and I. W. Selesnick, "On the Dual-Tree Complex Wavelet
+          Packet and M-Band Transforms", IEEE TSP 2008.
+        - Leterme et al., "From CNNs to Shift-Invariant Twin Models Based on
+          Complex Wavelets", EUSIPCO 2024.
+    """
+
+    def __init__(
+        self,
+        depth,
+        stride=None,
+        output_mode="complex",
+        packets=None,
+        padding=None,
+        wavelet="qshift_a",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        depth = wt._check_depth(depth)
+        stride = 2**depth if stride is None else stride
+        wt._check_stride(depth, stride)
+        check_output(output_mode)
+        wt.qshift_filters(wavelet)  # validates the name
+        self.depth = depth
+        self.stride = int(stride)
+        self.output_mode = output_mode
+        self.packets = check_packets(depth, packets)
+        if padding is None:
+            padding = wt.dtcwpt_padding(depth, self.stride, wavelet)
+        if isinstance(padding, bool) or not isinstance(padding, int) or (
+            padding < 0
+        ):
+            raise ValueError(
+                f"padding must be an int >= 0. Received: padding={padding!r}"
+            )
+        self.padding = padding
+        self.wavelet = wavelet
+        self.kernel_support = wt.kernel_size(depth, wavelet)
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        if channels is None:
+            raise ValueError(
+                "The channel dimension must be defined. "
+                f"Received: input_shape={tuple(input_shape)}"
+            )
+        for size in input_shape[1:3]:
+            if size is not None and size + 2 * self.padding < (
+                self.kernel_support
+            ):
+                raise ValueError(
+                    f"Input too small for the depth-{self.depth} DT-CWPT: "
+                    f"kernel support {self.kernel_support} > padded size "
+                    f"{size + 2 * self.padding}. Received: "
+                    f"input_shape={tuple(input_shape)}, padding={self.padding}"
+                )
+        needed = []
+        for c in range(channels):
+            needed += needed_maps(
+                self.depth, self.packets, self.output_mode, c
+            )
+        self._plan = CascadePlan(
+            channels, self.depth, self.stride, needed, self.wavelet
+        )
+        cols = []
+        for c in range(channels):
+            re, im = complex_combination(
+                self.depth, self.wavelet, self.packets, self._plan, c
+            )
+            if self.output_mode == "complex":
+                cols.append(np.stack([re, im], axis=-1).reshape(len(re), -1))
+            else:
+                cols.append(re)
+        self._combine = np.concatenate(cols, axis=1)
+
+    def call(self, inputs):
+        p = self.padding
+        x = ops.pad(inputs, ((0, 0), (p, p), (p, p), (0, 0)))
+        x = self._plan.apply(x)
+        y = ops.matmul(x, ops.convert_to_tensor(self._combine, "float32"))
+        return ops.cast(y, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        h, w = (
+            conv_output_size(s, self.kernel_support, self.stride,
+                             2 * self.padding)
+            for s in input_shape[1:3]
+        )
+        per = len(self.packets) * (1 + (self.output_mode == "complex"))
+        channels = input_shape[-1]
+        return (input_shape[0], h, w,
+                None if channels is None else channels * per)
+
+    def macs(self, input_shape):
+        """Multiply-accumulates per example of the cascade and combination."""
+        h, w = input_shape[1] + 2 * self.padding, input_shape[2] + (
+            2 * self.padding
+        )
+        oh, ow = self.compute_output_shape(input_shape)[1:3]
+        return int(
+            self._plan.macs_per_pixel() * h * w
+            + oh * ow * self._combine.size
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "depth": self.depth,
+                "stride": self.stride,
+                "output_mode": self.output_mode,
+                "packets": list(self.packets),
+                "padding": self.padding,
+                "wavelet": self.wavelet,
+            }
+        )
+        return config

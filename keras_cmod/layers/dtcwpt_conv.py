@@ -1,0 +1,284 @@
+"""DTCWPTConv2D: the Gabor branch of a twin first layer."""
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_cmod.layers._utils import (
+    check_channels,
+    conv_output_size,
+    normalize_padding,
+    pad_hw,
+)
+from keras_cmod.layers.dtcwpt import (
+    CascadePlan,
+    check_output,
+    complex_combination,
+    needed_maps,
+)
+from keras_cmod.layers.regularizers import PacketSelectionPenalty
+from keras_cmod.wavelets import dtcwpt as wt
+
+#: Initial luminance weights of the reference models (they sum to 3).
+COLORMIX_INIT = {
+    "alexnet": (1.0036, 1.1630, 0.8334),
+    "resnet": (0.9802, 1.3060, 0.7138),
+}
+
+
+def get_selection(selection):
+    """`"alexnet"`, `"resnet"` or a config dict -> `PacketSelection`."""
+    if isinstance(selection, wt.PacketSelection):
+        return selection
+    if isinstance(selection, str):
+        if selection not in wt.PACKET_SELECTIONS:
+            raise ValueError(
+                f"Unknown packet selection. Expected one of "
+                f"{sorted(wt.PACKET_SELECTIONS)} or a dict. "
+                f"Received: selection={selection!r}"
+            )
+        return wt.PACKET_SELECTIONS[selection]
+    if isinstance(selection, dict):
+        return wt.PacketSelection(**selection)
+    raise ValueError(
+        "selection must be 'alexnet', 'resnet' or a dict with keys depth, "
+        "packets, split_in, split_out, groups, l1_penalty. "
+        f"Received: selection={selection!r}"
+    )
+
+
+@keras.saving.register_keras_serializable(package="keras_cmod")
+class DTCWPTConv2D(keras.layers.Layer):
+    """Gabor channels of a twin first layer: colour mix, DT-CWPT, mixing.
+
+    1. A trainable 1x1 colour mix gives one luminance image
+       `lum = sum_c mu_c x_c` (initialised as the reference models).
+    2. A fixed DT-CWPT of depth `J` (`keras_cmod.layers.DTCWPT2D`) computes
+       the selected complex packets `D_k` at total stride `strides`.
+    3. A trainable grouped real mixing gives `Z_l = sum_k alpha_lk D_k`
+       (same weights on Re and Im), section by section: output `l` of a
+       section only reads the packets of its group.
+
+    The combination of the four real filter banks, the analytic step, the
+    packet selection and the mixing are folded into one 1x1 product, and
+    only the branches of the kept packets are computed. With
+    `output_mode="complex"` the output holds `(Re Z_l, Im Z_l)` channel
+    pairs; with `"real"` only `Re Z_l` (the RMax twin). To get the CMod
+    operator, use `strides = 2 * m` and take the modulus of the pairs.
+
+    Args:
+        selection: `"alexnet"` (J=3, 94 packets -> 32 channels), `"resnet"`
+            (J=2, 16 packets -> 24 channels) or a `PacketSelection` config.
+        strides: int, total stride of the transform, a power of two up to
+            `2**J`. Defaults to `2**(J-1)` (the RMax twin's stride `m`).
+        output_mode: `"real"` or `"complex"`.
+        padding: int or `((top, bottom), (left, right))` explicit zero
+            padding. Defaults to the reference padding (14 for J=2, 34 for
+            J=3).
+        use_bias: bool, add a bias to Re and Im of each output (the AlexNet
+            RMax twin).
+        colormix_init: 3 floats, initial luminance weights. Defaults to
+            those of the reference model of the same depth.
+        penalty: list of floats (one lambda per section) for the
+            l1/l-infinity packet-selection penalty, or `None` to use the
+            selection's own (non-zero only for AlexNet).
+        mixing_initializer: initializer of the mixing weights. Defaults to
+            `U(-1/sqrt(fan_in), 1/sqrt(fan_in))` (PyTorch's default).
+
+    Input shape:
+        `(batch, height, width, 3)`.
+
+    Output shape:
+        `(batch, h, w, L)` (real) or `(batch, h, w, 2 L)` (complex) with `L`
+        the number of Gabor channels and `h = (height + pad - S) // strides
+        + 1`, `S` the DT-CWPT kernel support (30 for J=2, 66 for J=3).
+
+    Example:
+    >>> layer = keras_cmod.layers.DTCWPTConv2D("resnet", output_mode="real")
+    >>> layer(np.zeros((1, 224, 224, 3))).shape
+    (1, 112, 112, 24)
+
+    Reference:
+        - Leterme et al., "From CNNs to Shift-Invariant Twin Models Based on
+          Complex Wavelets", EUSIPCO 2024, Sec. III.
+    """
+
+    def __init__(
+        self,
+        selection="resnet",
+        strides=None,
+        output_mode="real",
+        padding=None,
+        use_bias=False,
+        colormix_init=None,
+        penalty=None,
+        mixing_initializer=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        sel = get_selection(selection)
+        self._selection = sel
+        self.selection = selection if isinstance(selection, str) else (
+            sel.to_config()
+        )
+        depth = sel.depth
+        self.strides = 2 ** (depth - 1) if strides is None else strides
+        wt._check_stride(depth, self.strides)
+        check_output(output_mode)
+        self.output_mode = output_mode
+        if padding is None:
+            padding = wt.dtcwpt_padding(depth, 2 ** (depth - 1))
+        self.padding = normalize_padding(padding)
+        self.use_bias = bool(use_bias)
+        if colormix_init is None:
+            colormix_init = COLORMIX_INIT["alexnet" if depth == 3 else "resnet"]
+        if len(colormix_init) != 3:
+            raise ValueError(
+                "colormix_init must hold 3 floats (R, G, B). "
+                f"Received: colormix_init={colormix_init!r}"
+            )
+        self.colormix_init = [float(v) for v in colormix_init]
+        if penalty is None:
+            penalty = sel.l1_penalty
+        if len(penalty) != len(sel.split_in):
+            raise ValueError(
+                f"penalty must hold one value per section "
+                f"({len(sel.split_in)}). Received: penalty={penalty!r}"
+            )
+        self.penalty = [float(v) for v in penalty]
+        if mixing_initializer is None:
+            mixing_initializer = keras.initializers.VarianceScaling(
+                1.0 / 3.0, mode="fan_in", distribution="uniform"
+            )
+        self.mixing_initializer = keras.initializers.get(mixing_initializer)
+        self.filters = sel.filters
+        self.kernel_support = wt.kernel_size(depth)
+
+    @property
+    def packet_selection(self):
+        return self._selection
+
+    def build(self, input_shape):
+        check_channels(input_shape, 3, "DTCWPTConv2D")
+        for size, (p0, p1) in zip(input_shape[1:3], self.padding):
+            if size is not None and size + p0 + p1 < self.kernel_support:
+                raise ValueError(
+                    f"Input too small for the twin layer: DT-CWPT kernel "
+                    f"support {self.kernel_support} > padded size "
+                    f"{size + p0 + p1}. Received: "
+                    f"input_shape={tuple(input_shape)}"
+                )
+        sel = self._selection
+        self.colormix = self.add_weight(
+            name="colormix",
+            shape=(3,),
+            initializer=keras.initializers.Constant(
+                np.array(self.colormix_init)
+            ),
+        )
+        self.mixing = []
+        for q, (k, l_out, g) in enumerate(
+            zip(sel.split_in, sel.split_out, sel.groups)
+        ):
+            lam = self.penalty[q]
+            self.mixing.append(
+                self.add_weight(
+                    name=f"mixing_{q}",
+                    shape=(k // g, l_out),
+                    initializer=self.mixing_initializer,
+                    regularizer=PacketSelectionPenalty(lam) if lam else None,
+                )
+            )
+        if self.use_bias:
+            self.bias = self.add_weight(
+                name="bias", shape=(self.filters,), initializer="zeros"
+            )
+        # Fixed parts: the cascade and the bank -> packet combination.
+        self._plan = CascadePlan(
+            1,
+            sel.depth,
+            self.strides,
+            needed_maps(sel.depth, sel.packets, self.output_mode),
+        )
+        self._re, self._im = complex_combination(
+            sel.depth, "qshift_a", sel.packets, self._plan
+        )
+        # Per-section masks that spread the (k/g, l) weights block-diagonally.
+        self._masks = []
+        for k, l_out, g in zip(sel.split_in, sel.split_out, sel.groups):
+            rows = np.arange(k) // (k // g)
+            cols = np.arange(l_out) // (l_out // g)
+            self._masks.append((rows[:, None] == cols[None, :]).astype("f4"))
+
+    def mixing_matrix(self):
+        """Dense `(n_packets, filters)` mixing matrix (zeros off-group)."""
+        sel = self._selection
+        blocks, col = [], 0
+        for w, mask, (k, l_out, g) in zip(
+            self.mixing, self._masks, zip(sel.split_in, sel.split_out,
+                                          sel.groups)
+        ):
+            dense = ops.tile(w, (g, 1)) * mask
+            left = col
+            right = self.filters - col - l_out
+            blocks.append(ops.pad(dense, ((0, 0), (left, right))))
+            col += l_out
+        return ops.concatenate(blocks, axis=0)
+
+    def call(self, inputs):
+        dtype = inputs.dtype
+        lum = ops.matmul(ops.cast(inputs, "float32"),
+                         ops.cast(self.colormix, "float32")[:, None])
+        maps = self._plan.apply(pad_hw(lum, self.padding))
+        mix = ops.cast(self.mixing_matrix(), "float32")
+        re = ops.matmul(ops.convert_to_tensor(self._re, "float32"), mix)
+        if self.output_mode == "complex":
+            im = ops.matmul(ops.convert_to_tensor(self._im, "float32"), mix)
+            weight = ops.reshape(ops.stack([re, im], axis=-1),
+                                 (len(self._re), 2 * self.filters))
+        else:
+            weight = re
+        out = ops.matmul(maps, weight)  # float32, like the cascade
+        if self.use_bias:
+            bias = ops.cast(self.bias, "float32")
+            if self.output_mode == "complex":
+                bias = ops.reshape(ops.stack([bias, bias], axis=-1), (-1,))
+            out = out + bias
+        return ops.cast(out, dtype)
+
+    def compute_output_shape(self, input_shape):
+        h, w = (
+            conv_output_size(s, self.kernel_support, self.strides, sum(p))
+            for s, p in zip(input_shape[1:3], self.padding)
+        )
+        ch = self.filters * (2 if self.output_mode == "complex" else 1)
+        return (input_shape[0], h, w, ch)
+
+    def macs(self, input_shape):
+        """Multiply-accumulates per example (cascade + 1x1 products)."""
+        h = input_shape[1] + sum(self.padding[0])
+        w = input_shape[2] + sum(self.padding[1])
+        oh, ow, ch = self.compute_output_shape(input_shape)[1:]
+        return int(
+            3 * input_shape[1] * input_shape[2]
+            + self._plan.macs_per_pixel() * h * w
+            + oh * ow * len(self._re) * ch
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "selection": self.selection,
+                "strides": self.strides,
+                "output_mode": self.output_mode,
+                "padding": self.padding,
+                "use_bias": self.use_bias,
+                "colormix_init": self.colormix_init,
+                "penalty": self.penalty,
+                "mixing_initializer": keras.initializers.serialize(
+                    self.mixing_initializer
+                ),
+            }
+        )
+        return config

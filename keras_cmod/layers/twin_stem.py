@@ -1,0 +1,364 @@
+"""TwinStem: the first-layer block of the AlexNet / ResNet twins."""
+
+import keras
+from keras import ops
+
+from keras_cmod.layers._utils import (
+    check_channels,
+    conv_output_size,
+    modulus,
+    round_half_even_half,
+)
+from keras_cmod.layers.adaptive_blur_pool import AdaptiveBlurPool2D
+from keras_cmod.layers.blur_pool import BlurPool2D
+from keras_cmod.layers.dtcwpt_conv import DTCWPTConv2D
+from keras_cmod.layers.normalization import Bias, ModulusBatchNorm
+from keras_cmod.wavelets import dtcwpt as wt
+
+FAMILIES = ("alexnet", "resnet")
+MODES = ("rmax", "cmod")
+ANTIALIAS = ("none", "blurpool", "adaptive_blurpool")
+
+# Free convolution of each family: (filters, kernel, stride, padding, bias).
+_FREE = {"alexnet": (32, 11, 4, 2, True), "resnet": (40, 7, 2, 3, False)}
+
+
+def _min(a, b):
+    if isinstance(a, int) and isinstance(b, int):
+        return min(a, b)
+    return ops.minimum(a, b)
+
+
+def _ceil_div(a, b):
+    return (a + b - 1) // b
+
+
+def torch_conv_init():
+    """PyTorch's default convolution initialiser, U(+-1/sqrt(fan_in))."""
+    return keras.initializers.VarianceScaling(
+        1.0 / 3.0, mode="fan_in", distribution="uniform"
+    )
+
+
+@keras.saving.register_keras_serializable(package="keras_cmod")
+class TwinStem(keras.layers.Layer):
+    """First-layer block of a twin model: free channels + Gabor channels.
+
+    The free channels are an ordinary RGB convolution (32 channels 11x11/4
+    for AlexNet, 40 channels 7x7/2 for ResNet). The Gabor channels are a
+    `DTCWPTConv2D` (AlexNet: J=3, 94 packets -> 32 channels; ResNet: J=2,
+    16 packets -> 24 channels). Then, for a total stride of `2m` (8 for
+    AlexNet, 4 for ResNet):
+
+    * `mode="rmax"` (WCNN): the real parts at stride `m` are centre-cropped
+      to the free maps and the 64 channels go through the family's pooling
+      block jointly: AlexNet ReLU -> MaxPool(3, 2); ResNet BN -> ReLU ->
+      MaxPool(3, 2, pad 1).
+    * `mode="cmod"` (CWCNN): the free channels go through that block alone,
+      while the Gabor channels are computed directly at stride `2m`
+      (complex), take the modulus, then a `Bias` (AlexNet) or a
+      `ModulusBatchNorm` (ResNet), then ReLU.
+
+    With `antialias="blurpool"` (Zhang) or `"adaptive_blurpool"` (Zou, ResNet
+    only), the pooling block becomes ... -> MaxPool(3, 1) -> BlurPool (or
+    AdaptiveBlurPool with groups of 8 channels); AlexNet's free convolution
+    and DT-CWPT then run at stride 2 and its block is ReLU -> BlurPool ->
+    MaxPool(3, 1) -> BlurPool. The Gabor channels of CMod models are never
+    blurred. Output channels: free channels first, then Gabor channels.
+    Every crop is a centre crop with torchvision's offsets (round half to
+    even), as the reference: e.g. AlexNet crops the 57x57 DT-CWPT maps to
+    55x55 at offset 1 and the 28x28 modulus maps to 27x27 at offset 0.
+
+    Args:
+        family: `"alexnet"` or `"resnet"`.
+        mode: `"rmax"` or `"cmod"`.
+        antialias: `"none"`, `"blurpool"` or `"adaptive_blurpool"`.
+        blur_size: int in 1..7, blur filter size. Defaults to `3`.
+        epsilon: float, floor under `|z|^2` in the modulus. Defaults to
+            `keras.config.epsilon()`.
+        bn_epsilon: float, batch-norm epsilon. Defaults to `1e-5`.
+        bn_momentum: float, batch-norm momentum (Keras convention).
+            Defaults to `0.9` (PyTorch's 0.1).
+        packet_penalty: list of lambdas for the packet-selection penalty,
+            or `None` for the selection's own.
+
+    Input shape:
+        `(batch, height, width, 3)`.
+
+    Output shape:
+        `(batch, h, w, 64)`: 27x27 (AlexNet) or 56x56 (ResNet) for 224x224
+        inputs, 8x8 for a 32x32 ResNet input.
+
+    Example:
+    >>> stem = keras_cmod.layers.TwinStem("resnet", "cmod")
+    >>> stem(np.zeros((1, 64, 64, 3))).shape
+    (1, 16, 16, 64)
+
+    Reference:
+        - Leterme et al., "From CNNs to Shift-Invariant Twin Models Based on
+          Complex Wavelets", EUSIPCO 2024.
+    """
+
+    def __init__(
+        self,
+        family="resnet",
+        mode="cmod",
+        antialias="none",
+        blur_size=3,
+        epsilon=None,
+        bn_epsilon=1e-5,
+        bn_momentum=0.9,
+        packet_penalty=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        for name, value, allowed in (
+            ("family", family, FAMILIES),
+            ("mode", mode, MODES),
+            ("antialias", antialias, ANTIALIAS),
+        ):
+            if value not in allowed:
+                raise ValueError(
+                    f"{name} must be one of {list(allowed)}. "
+                    f"Received: {name}={value!r}"
+                )
+        if family == "alexnet" and antialias == "adaptive_blurpool":
+            raise ValueError(
+                "Adaptive blur pooling is not defined for AlexNet (the paper "
+                "could not adapt it). Received: family='alexnet', "
+                "antialias='adaptive_blurpool'"
+            )
+        self.family = family
+        self.mode = mode
+        self.antialias = antialias
+        self.blur_size = int(blur_size)
+        self.epsilon = float(
+            keras.config.epsilon() if epsilon is None else epsilon
+        )
+        self.bn_epsilon = float(bn_epsilon)
+        self.bn_momentum = float(bn_momentum)
+        self.packet_penalty = packet_penalty
+        sel = wt.PACKET_SELECTIONS[family]
+        self.depth = sel.depth
+        filters, k, s, p, bias = _FREE[family]
+        blurred_alexnet = family == "alexnet" and antialias != "none"
+        self.free_filters = filters
+        self.gabor_filters = sel.filters
+        self.free_kernel, self.free_padding, self.free_bias = k, p, bias
+        # m: stride of the convolutions; the block's total stride is 2m
+        # (8 for AlexNet, 4 for ResNet).
+        self.conv_stride = 2 if blurred_alexnet else s
+        self.total_stride = 2 * s
+        self.gabor_padding = wt.dtcwpt_padding(sel.depth, 2 ** (sel.depth - 1))
+        self.kernel_support = wt.kernel_size(sel.depth)
+
+    # -- construction ------------------------------------------------------
+
+    def build(self, input_shape):
+        check_channels(input_shape, 3, "TwinStem")
+        policy = self.dtype_policy
+        self.free_conv = keras.layers.Conv2D(
+            self.free_filters,
+            self.free_kernel,
+            strides=self.conv_stride,
+            padding="valid",
+            use_bias=self.free_bias,
+            kernel_initializer=torch_conv_init(),
+            bias_initializer=torch_conv_init() if self.free_bias else "zeros",
+            name="free_conv",
+            dtype=policy,
+        )
+        p = self.free_padding
+        h, w = input_shape[1:3]
+        padded = [None if n is None else n + 2 * p for n in (h, w)]
+        self.free_conv.build((input_shape[0], *padded, 3))
+        cmod = self.mode == "cmod"
+        self.gabor = DTCWPTConv2D(
+            self.family,
+            strides=self.total_stride if cmod else self.conv_stride,
+            output_mode="complex" if cmod else "real",
+            padding=0,
+            use_bias=self.family == "alexnet" and not cmod,
+            penalty=self.packet_penalty,
+            name="gabor",
+            dtype=policy,
+        )
+        self.gabor.build((input_shape[0], None, None, 3))
+        pooled_channels = self.free_filters + (
+            0 if cmod else self.gabor_filters
+        )
+        self.pool_layers = self._make_pool_block(pooled_channels)
+        if cmod:
+            if self.family == "resnet":
+                self.gabor_norm = ModulusBatchNorm(
+                    momentum=self.bn_momentum,
+                    epsilon=self.bn_epsilon,
+                    name="gabor_bn",
+                    dtype=policy,
+                )
+            else:
+                self.gabor_norm = Bias(name="gabor_bias", dtype=policy)
+            self.gabor_norm.build((None, None, None, self.gabor_filters))
+
+    def _make_pool_block(self, channels):
+        policy = self.dtype_policy
+        layers = []
+        if self.family == "resnet":
+            bn = keras.layers.BatchNormalization(
+                momentum=self.bn_momentum,
+                epsilon=self.bn_epsilon,
+                name="bn",
+                dtype=policy,
+            )
+            bn.build((None, None, None, channels))
+            layers.append(bn)
+        if self.antialias != "none":
+            if self.family == "alexnet":
+                layers.append(
+                    BlurPool2D(self.blur_size, name="blur_0", dtype=policy)
+                )
+            if self.antialias == "blurpool":
+                last = BlurPool2D(self.blur_size, name="blur", dtype=policy)
+            else:
+                last = AdaptiveBlurPool2D(
+                    groups=channels // 8,
+                    filter_size=3,
+                    momentum=self.bn_momentum,
+                    epsilon=self.bn_epsilon,
+                    name="adaptive_blur",
+                    dtype=policy,
+                )
+                last.build((None, None, None, channels))
+            layers.append(last)
+        return layers
+
+    # -- forward -----------------------------------------------------------
+
+    def _pool(self, x, training):
+        """The family's activation + pooling block on the pooled channels."""
+        layers = list(self.pool_layers)
+        if self.family == "resnet":
+            x = layers.pop(0)(x, training=training)
+        x = ops.relu(x)
+        pad = 1 if self.family == "resnet" else 0
+        if pad:  # zero padding is exact after a ReLU
+            x = ops.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+        if self.antialias == "none":
+            return ops.max_pool(x, 3, strides=2, padding="valid")
+        if self.family == "alexnet":
+            x = layers.pop(0)(x, training=training)  # BlurPool before max
+        x = ops.max_pool(x, 3, strides=1, padding="valid")
+        return layers[0](x, training=training)
+
+    def _sizes(self, n):
+        """Per-axis sizes and offsets (ints, or tensors if dynamic)."""
+        m = self.conv_stride
+        p, k = self.free_padding, self.free_kernel
+        nf = (n + 2 * p - k) // m + 1
+        ng = (n + 2 * self.gabor_padding - self.kernel_support) // m + 1
+        t = _min(nf, ng)
+        return nf, ng, t
+
+    def call(self, inputs, training=None):
+        x = inputs
+        p = self.free_padding
+        free = self.free_conv(
+            ops.pad(x, ((0, 0), (p, p), (p, p), (0, 0))), training=training
+        )
+        shape = ops.shape(x)
+        (nf_h, ng_h, t_h), (nf_w, ng_w, t_w) = (
+            self._sizes(shape[1]),
+            self._sizes(shape[2]),
+        )
+        of_h, of_w = round_half_even_half(nf_h - t_h), round_half_even_half(
+            nf_w - t_w
+        )
+        free = free[:, of_h : of_h + t_h, of_w : of_w + t_w, :]
+        og_h, og_w = round_half_even_half(ng_h - t_h), round_half_even_half(
+            ng_w - t_w
+        )
+        P = self.gabor_padding
+        xg = ops.pad(x, ((0, 0), (P, P), (P, P), (0, 0)))
+        if self.mode == "rmax":
+            gabor = self.gabor(xg, training=training)
+            gabor = gabor[:, og_h : og_h + t_h, og_w : og_w + t_w, :]
+            y = ops.concatenate([free, ops.cast(gabor, free.dtype)], axis=-1)
+            return self._pool(y, training)
+        # CMod: the free channels are pooled alone.
+        free = self._pool(free, training)
+        r = self.total_stride // self.conv_stride
+        m = self.conv_stride
+        fshape = ops.shape(free)
+        nc_h, nc_w = _ceil_div(t_h, r), _ceil_div(t_w, r)
+        t2_h, t2_w = _min(nc_h, fshape[1]), _min(nc_w, fshape[2])
+        o2_h = round_half_even_half(nc_h - t2_h)
+        o2_w = round_half_even_half(nc_w - t2_w)
+        # Rows og + r * (o2 + i) of the stride-m grid, i < t2: start the
+        # stride-2m transform at that input offset.
+        a_h, a_w = (og_h + r * o2_h) * m, (og_w + r * o2_w) * m
+        z = self.gabor(xg[:, a_h:, a_w:, :], training=training)
+        z = z[:, :t2_h, :t2_w, :]
+        mod = modulus(z[..., 0::2], z[..., 1::2], self.epsilon)
+        g = ops.relu(self.gabor_norm(mod, training=training))
+        of2_h = round_half_even_half(fshape[1] - t2_h)
+        of2_w = round_half_even_half(fshape[2] - t2_w)
+        free = free[:, of2_h : of2_h + t2_h, of2_w : of2_w + t2_w, :]
+        return ops.concatenate([free, ops.cast(g, free.dtype)], axis=-1)
+
+    # -- shapes, cost, config ---------------------------------------------
+
+    def _pooled_size(self, n):
+        if self.family == "resnet":
+            if self.antialias == "none":
+                return (n + 2 - 3) // 2 + 1
+            return (n - 1) // 2 + 1  # MaxPool(3, 1, pad 1) -> blur s2
+        if self.antialias == "none":
+            return (n - 3) // 2 + 1
+        n = (n - 1) // 2 + 1  # BlurPool
+        n = n - 2  # MaxPool(3, 1)
+        return (n - 1) // 2 + 1
+
+    def _output_size(self, n):
+        if n is None:
+            return None
+        _, _, t = self._sizes(n)
+        pooled = self._pooled_size(t)
+        if self.mode == "rmax":
+            return pooled
+        r = self.total_stride // self.conv_stride
+        return min(_ceil_div(t, r), pooled)
+
+    def compute_output_shape(self, input_shape):
+        return (
+            input_shape[0],
+            self._output_size(input_shape[1]),
+            self._output_size(input_shape[2]),
+            self.free_filters + self.gabor_filters,
+        )
+
+    def macs(self, input_shape):
+        """Multiply-accumulates per example of the convolutions."""
+        n_h, n_w = input_shape[1:3]
+        p, k, m = self.free_padding, self.free_kernel, self.conv_stride
+        fh = conv_output_size(n_h, k, m, 2 * p)
+        fw = conv_output_size(n_w, k, m, 2 * p)
+        free = fh * fw * self.free_filters * k * k * 3
+        P = self.gabor_padding
+        gabor = self.gabor.macs((1, n_h + 2 * P, n_w + 2 * P, 3))
+        return int(free + gabor)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "family": self.family,
+                "mode": self.mode,
+                "antialias": self.antialias,
+                "blur_size": self.blur_size,
+                "epsilon": self.epsilon,
+                "bn_epsilon": self.bn_epsilon,
+                "bn_momentum": self.bn_momentum,
+                "packet_penalty": self.packet_penalty,
+            }
+        )
+        return config

@@ -1,0 +1,88 @@
+import numpy as np
+import pytest
+
+from keras_cmod import layers, wavelets
+from testing import run_layer_test
+
+from np_reference import dtcwpt_dense
+
+
+def test_matches_reference_forward_vector(data_dir):
+    ref = np.load(f"{data_dir}/dtcwpt_j2_reference.npz")
+    x = ref["test_x"].transpose(0, 2, 3, 1)
+    y = np.asarray(layers.DTCWPT2D(2, 2, padding=14)(x))
+    np.testing.assert_allclose(y, ref["test_y"].transpose(0, 2, 3, 1),
+                               rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("depth,stride,pad,shape", [
+    (2, 2, 14, (17, 21)),
+    (2, 4, 14, (16, 16)),
+    (3, 4, 34, (37, 30)),
+    (3, 8, 34, (40, 40)),
+    (3, 2, 34, (20, 23)),
+    (1, 1, 5, (9, 9)),
+])
+def test_cascade_equals_dense_equivalent_kernels(depth, stride, pad, shape):
+    rng = np.random.default_rng(depth * 10 + stride)
+    x = rng.standard_normal((2, *shape, 1)).astype("float32")
+    k = wavelets.dtcwpt_kernels(depth)
+    packets = sorted(rng.choice(len(k), 6, replace=False).tolist())
+    dense = dtcwpt_dense(x[..., 0].astype(float), k[packets], stride, pad)
+    y = np.asarray(layers.DTCWPT2D(depth, stride, packets=packets,
+                                   padding=pad)(x))
+    scale = np.abs(dense).max()
+    np.testing.assert_allclose(y[..., 0::2], dense.real, atol=2e-6 * scale)
+    np.testing.assert_allclose(y[..., 1::2], dense.imag, atol=2e-6 * scale)
+    yr = np.asarray(layers.DTCWPT2D(depth, stride, output_mode="real",
+                                    packets=packets, padding=pad)(x))
+    np.testing.assert_allclose(yr, dense.real, atol=2e-6 * scale)
+
+
+def test_multichannel_input_is_per_channel():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 24, 24, 2)).astype("float32")
+    layer = layers.DTCWPT2D(2, 2, padding=14)
+    y = np.asarray(layer(x))
+    assert y.shape == (1, 12, 12, 128)
+    y0 = np.asarray(layers.DTCWPT2D(2, 2, padding=14)(x[..., :1]))
+    y1 = np.asarray(layers.DTCWPT2D(2, 2, padding=14)(x[..., 1:]))
+    np.testing.assert_allclose(y, np.concatenate([y0, y1], -1), atol=1e-5)
+
+
+def test_decimated_transform_is_subsampled_undecimated():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((1, 48, 48, 1)).astype("float32")
+    full = np.asarray(layers.DTCWPT2D(3, 4, padding=34)(x))
+    direct = np.asarray(layers.DTCWPT2D(3, 8, padding=34)(x))
+    np.testing.assert_allclose(direct, full[:, ::2, ::2], atol=1e-5)
+
+
+def test_layer_contract():
+    run_layer_test(
+        layers.DTCWPT2D,
+        {"depth": 2, "stride": 4, "packets": [1, 5, 17], "padding": 14},
+        np.random.rand(2, 20, 20, 1).astype("float32"),
+        expected_output_shape=(2, 5, 5, 6),
+        expected_num_trainable_weights=0,
+        expected_num_non_trainable_weights=0,
+    )
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"depth": 0}, "depth"),
+    ({"depth": 2, "stride": 3}, "power of two"),
+    ({"depth": 2, "stride": 8}, "power of two"),
+    ({"depth": 2, "output_mode": "imag"}, "output_mode"),
+    ({"depth": 2, "packets": [40]}, "packets"),
+    ({"depth": 2, "wavelet": "qshift_z"}, "qshift_a"),
+    ({"depth": 2, "padding": -1}, "padding"),
+])
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        layers.DTCWPT2D(**kwargs)
+
+
+def test_input_smaller_than_kernel():
+    with pytest.raises(ValueError, match="too small"):
+        layers.DTCWPT2D(3, 8, padding=0)(np.zeros((1, 30, 30, 1), "float32"))
