@@ -94,3 +94,18 @@ def check_channels(input_shape, expected, layer_name):
             f"{layer_name} expects {expected} input channels "
             f"(channels_last). Received: input_shape={tuple(input_shape)}"
         )
+
+
+def fresh_initializer(initializer):
+    """A copy of `initializer` with a new seed.
+
+    A Keras initializer instance returns the same values at every call, so
+    weights of equal shapes built from one instance would start equal (the
+    real and imaginary kernels of a CMod layer, say). Each weight gets its
+    own copy; seeds then come from Keras' global seed, which
+    `keras.utils.set_random_seed` makes reproducible.
+    """
+    config = initializer.get_config()
+    if "seed" in config:
+        config["seed"] = None
+    return initializer.__class__.from_config(config)

@@ -13,22 +13,30 @@ def blur_padding(filter_size):
 
 
 def pad_reflect_safe(x, pads):
-    """Reflect padding; falls back to symmetric padding on tiny maps.
+    """Reflect padding that also works on maps smaller than the padding.
 
-    Reflect padding needs `pad < size`; on 1-pixel (or smaller than the pad)
-    feature maps, which CIFAR-sized inputs reach, symmetric padding is used
-    instead of failing.
+    Reflect padding needs `pad < size`. CIFAR-sized inputs reach 1- or
+    2-pixel maps, so on such (static) sizes the padding falls back to
+    repeated symmetric padding (edge values mirrored, one pass at a time),
+    which keeps a constant map constant instead of failing.
     """
     (t, b), (left, r) = pads
     if t == b == left == r == 0:
         return x
     h, w = x.shape[1], x.shape[2]
-    mode = "reflect"
-    if (h is not None and max(t, b) >= h) or (
+    small = (h is not None and max(t, b) >= h) or (
         w is not None and max(left, r) >= w
-    ):
-        mode = "symmetric"
-    return ops.pad(x, ((0, 0), (t, b), (left, r), (0, 0)), mode=mode)
+    )
+    if not small:
+        return ops.pad(x, ((0, 0), (t, b), (left, r), (0, 0)),
+                       mode="reflect")
+    while t or b or left or r:
+        h, w = x.shape[1], x.shape[2]
+        step = [min(v, n) for v, n in ((t, h), (b, h), (left, w), (r, w))]
+        x = ops.pad(x, ((0, 0), tuple(step[:2]), tuple(step[2:]), (0, 0)),
+                    mode="symmetric")
+        t, b, left, r = (v - d for v, d in zip((t, b, left, r), step))
+    return x
 
 
 @keras.saving.register_keras_serializable(package="keras_cmod")

@@ -5,6 +5,7 @@ from keras import ops
 
 from keras_cmod.layers._utils import (
     conv_output_size,
+    fresh_initializer,
     modulus,
     normalize_pair,
     normalize_padding,
@@ -111,13 +112,13 @@ class CModConv2D(keras.layers.Layer):
         self.real_kernel = self.add_weight(
             name="real_kernel",
             shape=shape,
-            initializer=self.kernel_initializer,
+            initializer=fresh_initializer(self.kernel_initializer),
             regularizer=self.kernel_regularizer,
         )
         self.imag_kernel = self.add_weight(
             name="imag_kernel",
             shape=shape,
-            initializer=self.kernel_initializer,
+            initializer=fresh_initializer(self.kernel_initializer),
             regularizer=self.kernel_regularizer,
         )
         if self.use_bias:

@@ -7,6 +7,7 @@ from keras import ops
 from keras_cmod.layers._utils import (
     check_channels,
     conv_output_size,
+    fresh_initializer,
     normalize_padding,
     pad_hw,
 )
@@ -185,7 +186,7 @@ class DTCWPTConv2D(keras.layers.Layer):
                 self.add_weight(
                     name=f"mixing_{q}",
                     shape=(k // g, l_out),
-                    initializer=self.mixing_initializer,
+                    initializer=fresh_initializer(self.mixing_initializer),
                     regularizer=PacketSelectionPenalty(lam) if lam else None,
                 )
             )
