@@ -1,15 +1,18 @@
 """keras-cmod: shift-invariant twin CNNs with CMod first layers, for Keras 3.
 
 Importing `keras_cmod` loads the filter bank, the layers, the models and the
-model registry. The TensorFlow-only parts (`keras_cmod.data`,
+model registry (and therefore Keras). The TensorFlow-only parts (`keras_cmod.data`,
 `keras_cmod.training`) and the Hub client are imported on demand.
 """
 
 from keras_cmod.version import __version__
 
 from keras_cmod import wavelets  # noqa: E402  (numpy only)
+from keras_cmod import layers  # noqa: E402
+from keras_cmod import models  # noqa: E402
+from keras_cmod import zoo  # noqa: E402
 
-__all__ = ["__version__", "wavelets"]
+__all__ = ["__version__", "layers", "models", "wavelets", "zoo"]
 
 
 def __getattr__(name):
@@ -18,9 +21,6 @@ def __getattr__(name):
     import importlib
 
     if name in {
-        "layers",
-        "models",
-        "zoo",
         "hub",
         "convert",
         "data",

@@ -1,0 +1,239 @@
+"""`keras-cmod push / pull / info`: the Hub sub-commands.
+
+`keras_cmod.cli` imports this module and calls `register(subparsers)`. Each
+command's `func(args)` returns an exit code; Hub errors that are not
+already `ValueError` / `FileNotFoundError` (which the main CLI prints as
+one line) are turned into `keras_cmod.cli.CommandError` for the same
+treatment. Tokens are never taken on the command line (they would end up in
+the shell history and in `ps`): use `HF_TOKEN` or `hf auth login`.
+"""
+
+import json
+
+from keras_cmod.hub import errors
+
+__all__ = [
+    "register",
+    "run_push",
+    "run_pull",
+    "run_info",
+    "resolve_info_target",
+    "format_info",
+]
+
+
+def _command_error(exc):
+    if isinstance(exc, (ValueError, FileNotFoundError)):
+        return exc
+    from keras_cmod.cli import CommandError
+
+    return CommandError(str(exc))
+
+
+def _run(fn):
+    try:
+        return fn()
+    except errors.HubError as exc:
+        new = _command_error(exc)
+        if new is exc:
+            raise
+        raise new from exc
+
+
+def register(subparsers):
+    """Add the `push`, `pull` and `info` sub-commands."""
+    from keras_cmod.hub.io import DEFAULT_COMMIT_MESSAGE
+
+    push = subparsers.add_parser(
+        "push",
+        help="upload a saved model directory to a Hugging Face Hub repo",
+        description=(
+            "Upload MODEL_DIR (written by keras_cmod.hub.save_pretrained or "
+            "model.save(dir, zipped=False)) to REPO_ID in one commit. The "
+            "repo is created if needed; an existing README.md is kept "
+            "unless --overwrite-model-card. The token comes from HF_TOKEN "
+            "or `hf auth login`."
+        ),
+    )
+    push.add_argument("model_dir", metavar="MODEL_DIR")
+    push.add_argument("repo_id", metavar="REPO_ID", help="org/name")
+    push.add_argument("--revision", help="branch (created if missing)")
+    push.add_argument(
+        "--private", action="store_true", default=None,
+        help="make the repo private if it is created",
+    )
+    push.add_argument(
+        "--create-pr", action="store_true",
+        help="open a pull request instead of committing to the branch",
+    )
+    push.add_argument("--commit-message", default=DEFAULT_COMMIT_MESSAGE)
+    push.add_argument("--endpoint", help="Hub URL (default: HF_ENDPOINT)")
+    push.add_argument(
+        "--overwrite-model-card", action="store_true",
+        help="replace a README.md that already exists in the repo",
+    )
+    push.set_defaults(func=run_push)
+
+    pull = subparsers.add_parser(
+        "pull",
+        help="download a model's files into the Hugging Face cache",
+        description=(
+            "Download SOURCE (org/name[@rev], hf-hub:org/name[@rev] or "
+            "hf://org/name) into the cache and verify its sha256 hashes; "
+            "prints the snapshot directory. Pin a commit sha to be able to "
+            "load it offline later (--local-files-only / HF_HUB_OFFLINE=1)."
+        ),
+    )
+    pull.add_argument("source", metavar="SOURCE[@rev]")
+    pull.add_argument("--revision", help="branch, tag or commit sha")
+    pull.add_argument("--cache-dir", help="default: HF_HUB_CACHE")
+    pull.add_argument(
+        "--local-files-only", action="store_true",
+        help="make no network request; only check the cache",
+    )
+    pull.add_argument("--endpoint", help="Hub URL (default: HF_ENDPOINT)")
+    pull.add_argument(
+        "--no-progress", dest="progress", action="store_false",
+        help="hide the download progress bars",
+    )
+    pull.set_defaults(func=run_pull)
+
+    info = subparsers.add_parser(
+        "info",
+        help="describe a model: config, weights source/revision, cache, "
+        "metrics",
+        description=(
+            "Describe NAME (a Hub source or a local model directory) "
+            "without downloading its weights."
+        ),
+    )
+    info.add_argument("name", metavar="NAME")
+    info.add_argument("--revision", help="branch, tag or commit sha")
+    info.add_argument("--cache-dir", help="default: HF_HUB_CACHE")
+    info.add_argument("--local-files-only", action="store_true")
+    info.add_argument("--endpoint", help="Hub URL (default: HF_ENDPOINT)")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    info.set_defaults(func=run_info)
+    return subparsers
+
+
+def run_push(args):
+    from keras_cmod.hub.io import push_to_hub
+
+    def push():
+        return push_to_hub(
+            args.model_dir,
+            args.repo_id,
+            revision=args.revision,
+            private=args.private,
+            create_pr=args.create_pr,
+            commit_message=args.commit_message,
+            endpoint=args.endpoint,
+            overwrite_model_card=args.overwrite_model_card,
+        )
+
+    commit = _run(push)
+    print(f"pushed {args.repo_id}@{commit}")
+    if commit.pr_url:
+        print(f"pull request: {commit.pr_url}")
+    return 0
+
+
+def run_pull(args):
+    from keras_cmod.hub.io import _local_model_path, download
+    from keras_cmod.hub.sources import HUB, resolve_source
+
+    def pull():
+        kind, location, revision = resolve_source(args.source, args.revision)
+        if kind != HUB:
+            return _local_model_path(location)  # nothing to fetch; verified
+        return download(
+            location,
+            revision,
+            cache_dir=args.cache_dir,
+            local_files_only=args.local_files_only,
+            endpoint=args.endpoint,
+            progress=args.progress,
+        )
+
+    print(_run(pull))
+    return 0
+
+
+def resolve_info_target(name, revision=None):
+    """Map the `info` NAME to a `Source` (kind, repo_id or path, revision).
+
+    Hook for the model registry: registry names (`resnet34_cmod.imagenet`)
+    are to be resolved here to their `(repo_id, revision)` before falling
+    back to Hub sources and local directories.
+    """
+    from keras_cmod.hub.sources import resolve_source
+
+    return resolve_source(name, revision)
+
+
+def format_info(info):
+    """Human-readable lines for a `describe()` dict."""
+    lines = []
+    if info["kind"] == "hub":
+        lines.append(f"source:         Hub repo {info['location']}")
+        rev = info["revision"] or "main"
+        commit = info["commit"]
+        lines.append(
+            f"revision:       {rev}"
+            + (f" (commit {commit})" if commit and commit != rev else "")
+        )
+        lines.append(
+            "cached:         " + ("yes" if info["cached"] else "no")
+            + " (weights)"
+        )
+    else:
+        lines.append(f"source:         local directory {info['location']}")
+    if info["local_dir"]:
+        lines.append(f"local dir:      {info['local_dir']}")
+    config = info["config"]
+    if config:
+        text = f"{config['class_name']} {config['name']!r}"
+        if config["registered_name"] and config["registered_name"] != (
+            config["class_name"]
+        ):
+            text += f" [{config['registered_name']}]"
+        if config["num_layers"] is not None:
+            text += f", {config['num_layers']} layers"
+        lines.append(f"model:          {text}")
+    else:
+        lines.append("model:          unknown (config.json not available)")
+    if info["keras_version"]:
+        lines.append(f"saved by keras: {info['keras_version']}")
+    if info["weights_sha256"]:
+        lines.append(f"weights sha256: {info['weights_sha256']}")
+    metrics = info["metrics"]
+    if metrics:
+        lines.append("metrics:        " + json.dumps(metrics, sort_keys=True))
+    cfg = {
+        k: v for k, v in (info["pretrained_cfg"] or {}).items()
+        if k not in ("weights_sha256", "keras_version", "format")
+    }
+    if cfg:
+        lines.append("pretrained_cfg: " + json.dumps(cfg, sort_keys=True))
+    return lines
+
+
+def run_info(args):
+    from keras_cmod.hub.io import describe
+
+    def info():
+        target = resolve_info_target(args.name, args.revision)
+        return describe(
+            target,
+            cache_dir=args.cache_dir,
+            local_files_only=args.local_files_only,
+            endpoint=args.endpoint,
+        )
+
+    result = _run(info)
+    if args.json:
+        print(json.dumps(result, indent=2, sort_keys=True))
+    else:
+        print("\n".join(format_info(result)))
+    return 0

@@ -1,0 +1,165 @@
+"""AlexNet (torchvision layout) and its twins."""
+
+import keras
+
+from keras_cmod.layers import BlurPool2D
+from keras_cmod.models.heads import check_head_args
+from keras_cmod.models.stems import (
+    STEMS,
+    apply_stem,
+    check_choice,
+    torch_bias_init,
+    torch_default_init,
+)
+
+ANTIALIAS = ("none", "blurpool")
+#: Smallest input side: the last max pooling needs a 3x3 map.
+MIN_INPUT_SIZE = {"none": 63, "blurpool": 63}
+
+
+def _conv(x, filters, kernel, name):
+    x = keras.layers.ZeroPadding2D(kernel // 2, name=f"{name}_pad")(x)
+    fan_in = x.shape[-1] * kernel * kernel
+    return keras.layers.Conv2D(
+        filters, kernel, activation="relu",
+        kernel_initializer=torch_default_init(),
+        bias_initializer=torch_bias_init(fan_in), name=name,
+    )(x)
+
+
+def _pool(x, antialias, blur_size, name):
+    if antialias == "none":
+        return keras.layers.MaxPooling2D(3, strides=2, name=name)(x)
+    x = keras.layers.MaxPooling2D(3, strides=1, name=f"{name}_max")(x)
+    return BlurPool2D(blur_size, name=name)(x)
+
+
+def _dense(x, units, activation, name):
+    return keras.layers.Dense(
+        units, activation=activation,
+        kernel_initializer=torch_default_init(),
+        bias_initializer=torch_bias_init(x.shape[-1]), name=name,
+    )(x)
+
+
+@keras.saving.register_keras_serializable(package="keras_cmod")
+class AlexNet(keras.Model):
+    """AlexNet (torchvision's) with a standard or twin first layer.
+
+    `features`: conv 64 11x11/4 -> ReLU -> MaxPool(3, 2) -> conv 192 5x5
+    -> ReLU -> MaxPool -> conv 384 3x3 -> conv 256 3x3 -> conv 256 3x3 ->
+    MaxPool -> adaptive average pooling to 6x6; `classifier`: Dropout ->
+    Dense 4096 -> Dropout -> Dense 4096 -> Dense `num_classes`
+    (`predictions`). With `antialias="blurpool"` (Zhang): conv1 at stride
+    2 -> ReLU -> BlurPool -> MaxPool(3, 1) -> BlurPool, and each later max
+    pooling becomes MaxPool(3, 1) -> BlurPool. The first-layer block's
+    output is the layer `stem`. The flatten is channels-last: importing
+    torchvision weights permutes the first classifier weight (see
+    `keras_cmod.convert`).
+
+    Args:
+        stem: `"standard"`, `"twin"` (WCNN) or `"cmod"` (CWCNN).
+        antialias: `"none"` or `"blurpool"`.
+        blur_size: int in 1..7. Defaults to `3`.
+        num_classes: int. Defaults to `1000`.
+        include_top: bool, add the classifier.
+        pooling: `None`, `"avg"` or `"max"` when `include_top=False`.
+        input_shape: `(height, width, 3)`. Defaults to `(224, 224, 3)`.
+        classifier_activation: `None` (logits) or an activation name.
+        dropout: float, dropout rate of the classifier. Defaults to `0.5`.
+        packet_penalty: lambdas of the packet-selection penalty (twins;
+            `None` = the paper's `(0, 4.1e-3, 3.2e-4)`).
+        name: model name.
+
+    Example:
+    >>> model = keras_cmod.models.AlexNet(stem="cmod", num_classes=10)
+    >>> model(np.zeros((1, 224, 224, 3))).shape
+    (1, 10)
+
+    Reference:
+        - Krizhevsky, "One weird trick for parallelizing convolutional
+          neural networks", 2014 (torchvision's AlexNet).
+        - Leterme et al., "From CNNs to Shift-Invariant Twin Models Based on
+          Complex Wavelets", EUSIPCO 2024.
+    """
+
+    def __init__(
+        self,
+        stem="standard",
+        antialias="none",
+        blur_size=3,
+        num_classes=1000,
+        include_top=True,
+        pooling=None,
+        input_shape=(224, 224, 3),
+        classifier_activation=None,
+        dropout=0.5,
+        packet_penalty=None,
+        name=None,
+        **kwargs,
+    ):
+        check_choice("stem", stem, STEMS)
+        check_choice("antialias", antialias, ANTIALIAS)
+        input_shape = check_head_args(
+            num_classes, include_top, pooling, input_shape,
+            MIN_INPUT_SIZE[antialias], "AlexNet",
+        )
+        inputs = keras.Input(shape=input_shape, name="image")
+        x = apply_stem(inputs, "alexnet", stem, antialias, blur_size,
+                       packet_penalty, name="stem")
+        x = _conv(x, 192, 5, "conv2")
+        x = _pool(x, antialias, blur_size, "pool2")
+        x = _conv(x, 384, 3, "conv3")
+        x = _conv(x, 256, 3, "conv4")
+        x = _conv(x, 256, 3, "conv5")
+        x = _pool(x, antialias, blur_size, "pool5")
+        if include_top:
+            x = keras.layers.AdaptiveAveragePooling2D((6, 6),
+                                                      name="avg_pool")(x)
+            x = keras.layers.Flatten(name="flatten")(x)
+            x = keras.layers.Dropout(dropout, name="dropout1")(x)
+            x = _dense(x, 4096, "relu", "fc1")
+            x = keras.layers.Dropout(dropout, name="dropout2")(x)
+            x = _dense(x, 4096, "relu", "fc2")
+            x = keras.layers.Dense(
+                num_classes, activation=classifier_activation,
+                kernel_initializer=torch_default_init(),
+                bias_initializer=torch_bias_init(4096),
+                dtype="float32", name="predictions",
+            )(x)
+        elif pooling == "avg":
+            x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        elif pooling == "max":
+            x = keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
+        super().__init__(inputs=inputs, outputs=x,
+                         name=name or "alexnet", **kwargs)
+        self.stem = stem
+        self.antialias = antialias
+        self.blur_size = blur_size
+        self.num_classes = num_classes
+        self.include_top = include_top
+        self.pooling = pooling
+        self.image_shape = tuple(input_shape)
+        self.classifier_activation = classifier_activation
+        self.dropout = dropout
+        self.packet_penalty = packet_penalty
+
+    def get_config(self):
+        return {
+            "stem": self.stem,
+            "antialias": self.antialias,
+            "blur_size": self.blur_size,
+            "num_classes": self.num_classes,
+            "include_top": self.include_top,
+            "pooling": self.pooling,
+            "input_shape": self.image_shape,
+            "classifier_activation": self.classifier_activation,
+            "dropout": self.dropout,
+            "packet_penalty": self.packet_penalty,
+            "name": self.name,
+            "trainable": self.trainable,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

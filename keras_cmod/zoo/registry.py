@@ -1,0 +1,192 @@
+"""The model registry: architectures, weight tags and their configs.
+
+A registry name is `architecture[.tag]` (timm's convention): the
+architecture names the code path (`resnet34_cmod`), the tag names the
+weights (`in1k`: ImageNet-1k at 224x224; `cifar10`: CIFAR-10 at 32x32).
+Each tag carries a `PretrainedCfg`: preprocessing, classes, licence, paper,
+and, once weights are published, the Hub repository and the commit sha
+that `keras_cmod.zoo.load` fetches.
+"""
+
+import dataclasses
+import fnmatch
+import re
+import warnings
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainedCfg:
+    """What a registry tag promises: weights source and preprocessing.
+
+    Field names follow timm's `PretrainedCfg` (with a channels-last
+    `input_size`), so users recognise them.
+    """
+
+    architecture: str
+    tag: str
+    family: str
+    model_kwargs: dict
+    input_size: tuple = (224, 224, 3)
+    crop_pct: float = 0.875
+    interpolation: str = "bilinear"
+    mean: tuple = (0.485, 0.456, 0.406)
+    std: tuple = (0.229, 0.224, 0.225)
+    num_classes: int = 1000
+    dataset: str = "imagenet2012"
+    label_names: tuple = None
+    hf_hub_id: str = None
+    revision: str = None
+    hf_hub_filename: str = "model.weights.h5"
+    weights_sha256: str = None
+    license: str = "apache-2.0"
+    paper_ids: tuple = ("arXiv:2212.00394",)
+    paper_name: str = (
+        "Leterme, Polisano, Perrier, Alahari, From CNNs to Shift-Invariant "
+        "Twin Models Based on Complex Wavelets, EUSIPCO 2024"
+    )
+    description: str = ""
+    first_conv: str = "stem"
+    classifier: str = "predictions"
+    metrics: dict = None
+
+    @property
+    def name(self):
+        return f"{self.architecture}.{self.tag}"
+
+    @property
+    def has_weights(self):
+        return self.hf_hub_id is not None
+
+    def to_dict(self):
+        out = dataclasses.asdict(self)
+        out["name"] = self.name
+        for key in ("input_size", "mean", "std", "paper_ids", "label_names"):
+            if out[key] is not None:
+                out[key] = list(out[key])
+        return out
+
+
+_REGISTRY = {}  # architecture -> {tag: PretrainedCfg} (insertion order)
+
+
+def register(cfg):
+    """Adds a tag; registering an existing `arch.tag` again warns."""
+    tags = _REGISTRY.setdefault(cfg.architecture, {})
+    if cfg.tag in tags:
+        warnings.warn(
+            f"Overwriting registered model {cfg.name!r}.", stacklevel=2
+        )
+    tags[cfg.tag] = cfg
+    return cfg
+
+
+def _natural_key(name):
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
+def split_name(name):
+    """`"resnet34_cmod.in1k"` -> `("resnet34_cmod", "in1k")`."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(
+            f"A model name must be a non-empty string. Received: {name!r}"
+        )
+    arch, _, tag = name.partition(".")
+    return arch, tag or None
+
+
+def unknown_name_error(name):
+    import difflib
+
+    names = all_names(include_tags=True)
+    close = difflib.get_close_matches(name, names, n=5, cutoff=0.6)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    return ValueError(
+        f"Unknown model name {name!r}.{hint} See "
+        "keras_cmod.zoo.list_models() for all names."
+    )
+
+
+def get_cfg(name):
+    """The `PretrainedCfg` of `arch[.tag]` (default tag if none given).
+
+    The default tag is the first registered tag that has weights, else the
+    first registered tag.
+    """
+    arch, tag = split_name(name)
+    if arch not in _REGISTRY:
+        raise unknown_name_error(name)
+    tags = _REGISTRY[arch]
+    if tag is None:
+        with_weights = [c for c in tags.values() if c.has_weights]
+        return with_weights[0] if with_weights else next(iter(tags.values()))
+    if tag not in tags:
+        raise ValueError(
+            f"Unknown tag {tag!r} for {arch!r}. Registered tags: "
+            f"{', '.join(tags)}."
+        )
+    return tags[tag]
+
+
+def all_names(include_tags=False):
+    out = []
+    for arch, tags in _REGISTRY.items():
+        if include_tags:
+            out += [c.name for c in tags.values()]
+        else:
+            out.append(arch)
+    return out
+
+
+def _as_list(patterns):
+    if not patterns:
+        return []
+    if isinstance(patterns, str):
+        return [patterns]
+    return list(patterns)
+
+
+def list_models(filter="", pretrained=False, exclude_filters="",
+                include_tags=None):
+    """Registered names matching fnmatch patterns, in natural sort order.
+
+    Args:
+        filter: str or list of str, fnmatch pattern(s) to keep (all if
+            empty).
+        pretrained: bool, keep only names whose weights are published (then
+            names include their tag unless `include_tags=False`).
+        exclude_filters: str or list of str, patterns to drop.
+        include_tags: bool, list `arch.tag` names instead of architectures.
+            Defaults to `pretrained`.
+
+    Returns:
+        A sorted list of names.
+    """
+    if include_tags is None:
+        include_tags = pretrained
+    names = []
+    for arch, tags in _REGISTRY.items():
+        cfgs = [c for c in tags.values() if c.has_weights or not pretrained]
+        if not cfgs:
+            continue
+        if include_tags:
+            names += [c.name for c in cfgs]
+        else:
+            names.append(arch)
+    keep = _as_list(filter)
+    if keep:
+        names = [n for n in names
+                 if any(fnmatch.fnmatch(n, p) for p in keep)]
+    drop = _as_list(exclude_filters)
+    if drop:
+        names = [n for n in names
+                 if not any(fnmatch.fnmatch(n, p) for p in drop)]
+    return sorted(set(names), key=_natural_key)
+
+
+def is_model(name):
+    """Whether `arch` or `arch.tag` is registered."""
+    try:
+        arch, tag = split_name(name)
+    except ValueError:
+        return False
+    return arch in _REGISTRY and (tag is None or tag in _REGISTRY[arch])
