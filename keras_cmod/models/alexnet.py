@@ -2,7 +2,7 @@
 
 import keras
 
-from keras_cmod.layers import BlurPool2D
+from keras_cmod.layers import AdaptiveAvgPool2D, BlurPool2D
 from keras_cmod.models.heads import check_head_args
 from keras_cmod.models.stems import (
     STEMS,
@@ -114,8 +114,7 @@ class AlexNet(keras.Model):
         x = _conv(x, 256, 3, "conv5")
         x = _pool(x, antialias, blur_size, "pool5")
         if include_top:
-            x = keras.layers.AdaptiveAveragePooling2D((6, 6),
-                                                      name="avg_pool")(x)
+            x = AdaptiveAvgPool2D(6, name="avg_pool")(x)
             x = keras.layers.Flatten(name="flatten")(x)
             x = keras.layers.Dropout(dropout, name="dropout1")(x)
             x = _dense(x, 4096, "relu", "fc1")

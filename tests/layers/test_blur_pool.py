@@ -100,3 +100,18 @@ def test_adaptive_blur_pool_bad_groups():
         layers.AdaptiveBlurPool2D(groups=3)(np.zeros((1, 4, 4, 8), "f4"))
     with pytest.raises(ValueError, match="odd"):
         layers.AdaptiveBlurPool2D(filter_size=2)
+
+
+@pytest.mark.parametrize("n_in,n_out", [(6, 6), (13, 6), (1, 6), (4, 6),
+                                        (7, 3)])
+def test_adaptive_avg_pool_torch_bins(n_in, n_out):
+    x = np.random.default_rng(0).standard_normal((1, n_in, n_in + 1, 2))
+    y = np.asarray(layers.AdaptiveAvgPool2D(n_out)(x.astype("float32")))
+    ref = np.zeros((1, n_out, n_out, 2))
+    for i in range(n_out):
+        r0, r1 = (i * n_in) // n_out, -(-((i + 1) * n_in) // n_out)
+        for j in range(n_out):
+            w = n_in + 1
+            c0, c1 = (j * w) // n_out, -(-((j + 1) * w) // n_out)
+            ref[0, i, j] = x[0, r0:r1, c0:c1].mean(axis=(0, 1))
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-6)
