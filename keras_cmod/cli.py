@@ -14,7 +14,10 @@ import sys
 
 from keras_cmod.version import __version__
 
-_COMMAND_MODULES = []
+_COMMAND_MODULES = [
+    "keras_cmod.zoo.cli",
+    "keras_cmod.hub.cli",
+]
 
 
 class CommandError(Exception):

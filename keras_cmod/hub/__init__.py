@@ -17,6 +17,16 @@ model; the model registry (`keras_cmod.zoo`) builds on it.
 Importing this package imports neither keras nor huggingface_hub.
 """
 
+from keras_cmod.hub._common import (
+    ALLOWED_SUFFIXES,
+    CONFIG_FILE,
+    METADATA_FILE,
+    PRETRAINED_CFG_FILE,
+    README_FILE,
+    WEIGHTS_FILE,
+    read_pretrained_cfg,
+    sha256_file,
+)
 from keras_cmod.hub.errors import (
     HubAccessError,
     HubConnectionError,
@@ -31,27 +41,17 @@ from keras_cmod.hub.errors import (
     InvalidRepoIdError,
     UnsafeFileError,
 )
-from keras_cmod.hub.io import (
-    ALLOWED_SUFFIXES,
-    CONFIG_FILE,
-    METADATA_FILE,
-    PRETRAINED_CFG_FILE,
-    README_FILE,
-    WEIGHTS_FILE,
-    HubCommit,
+from keras_cmod.hub.loading import (
     describe,
     download,
     from_pretrained,
-    push_to_hub,
-    read_pretrained_cfg,
-    save_pretrained,
-    sha256_file,
     verify_files,
 )
 from keras_cmod.hub.model_card import (
     generate_model_card,
     read_model_card_metadata,
 )
+from keras_cmod.hub.saving import HubCommit, push_to_hub, save_pretrained
 from keras_cmod.hub.sources import Source, resolve_source, validate_repo_id
 
 __all__ = [

@@ -42,7 +42,7 @@ def _run(fn):
 
 def register(subparsers):
     """Add the `push`, `pull` and `info` sub-commands."""
-    from keras_cmod.hub.io import DEFAULT_COMMIT_MESSAGE
+    from keras_cmod.hub._common import DEFAULT_COMMIT_MESSAGE
 
     push = subparsers.add_parser(
         "push",
@@ -118,7 +118,7 @@ def register(subparsers):
 
 
 def run_push(args):
-    from keras_cmod.hub.io import push_to_hub
+    from keras_cmod.hub.saving import push_to_hub
 
     def push():
         return push_to_hub(
@@ -140,13 +140,13 @@ def run_push(args):
 
 
 def run_pull(args):
-    from keras_cmod.hub.io import _local_model_path, download
+    from keras_cmod.hub.loading import download, local_model_path
     from keras_cmod.hub.sources import HUB, resolve_source
 
     def pull():
         kind, location, revision = resolve_source(args.source, args.revision)
         if kind != HUB:
-            return _local_model_path(location)  # nothing to fetch; verified
+            return local_model_path(location)  # nothing to fetch; verified
         return download(
             location,
             revision,
@@ -220,7 +220,7 @@ def format_info(info):
 
 
 def run_info(args):
-    from keras_cmod.hub.io import describe
+    from keras_cmod.hub.loading import describe
 
     def info():
         target = resolve_info_target(args.name, args.revision)

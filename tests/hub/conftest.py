@@ -1,0 +1,68 @@
+"""Fixtures for the Hub tests: a loopback fake Hub and a private HF cache.
+
+`fake_hub` starts `keras_cmod.hub.testing.FakeHub` (a ThreadingHTTPServer on
+127.0.0.1, port 0, in a daemon thread) for one test and stops it after.
+The real huggingface_hub client talks to it over TCP: pass
+`endpoint=fake_hub.endpoint` per call, or, for code that cannot take an
+endpoint (Keras' `hf://` loader), set `HF_ENDPOINT` in a subprocess before
+huggingface_hub is imported (see test_hub_keras_compat.py).
+
+To reuse these fixtures in other test folders (e.g. tests/zoo), move them to
+tests/conftest.py or import them there:
+`from keras_cmod.hub.testing import FakeHub`.
+"""
+
+import pytest
+from hub_test_models import TOKEN
+
+from keras_cmod.hub.testing import FakeHub
+
+
+@pytest.fixture(autouse=True)
+def _no_real_hub(monkeypatch, tmp_path):
+    """Keep every Hub test away from huggingface.co and the home cache.
+
+    huggingface_hub read HF_ENDPOINT / HF_HUB_CACHE at import time; a call
+    that forgot `endpoint=` / `cache_dir=` would go to huggingface.co and
+    ~/.cache. Point those import-time constants at a closed loopback port
+    and a temporary cache instead, so such a call fails at once, visibly.
+    This redirects; it does not mock any client code.
+    """
+    from huggingface_hub import constants
+
+    dead = "http://127.0.0.1:9"  # discard port: connection refused
+    monkeypatch.setattr(constants, "ENDPOINT", dead)
+    monkeypatch.setattr(
+        constants,
+        "HUGGINGFACE_CO_URL_TEMPLATE",
+        dead + "/{repo_id}/resolve/{revision}/{filename}",
+    )
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf_home"))
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+
+
+@pytest.fixture
+def fake_hub():
+    """A fresh, empty fake Hub; writes need the `TOKEN` bearer token."""
+    with FakeHub(token=TOKEN) as hub:
+        yield hub
+
+
+@pytest.fixture
+def hf_cache(tmp_path):
+    """A private Hugging Face cache directory (`cache_dir=`)."""
+    path = tmp_path / "hf_cache"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def hub_kw(fake_hub, hf_cache):
+    """Keyword arguments pointing keras_cmod.hub at the fake Hub."""
+    return {
+        "endpoint": fake_hub.endpoint,
+        "token": TOKEN,
+        "cache_dir": hf_cache,
+        "progress": False,
+    }
