@@ -74,6 +74,12 @@ from keras_cmod.evaluation.metrics import (
     top_k_error,
     zhang_consistency,
 )
+from keras_cmod.evaluation.plots import (
+    plot_first_layer_stability,
+    plot_flip_rates,
+    plot_kernel_grid,
+    plot_kl_curves,
+)
 from keras_cmod.evaluation.results import (
     build_results,
     protocol,
@@ -132,6 +138,10 @@ __all__ = [
     "model_macs",
     "normalized_l2",
     "one_crop",
+    "plot_first_layer_stability",
+    "plot_flip_rates",
+    "plot_kernel_grid",
+    "plot_kl_curves",
     "plots",
     "protocol",
     "read_results",

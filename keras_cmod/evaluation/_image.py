@@ -39,32 +39,37 @@ def check_image(image, name="image"):
     return array
 
 
-def as_image_list(images, name="images"):
-    """Returns a non-empty list of validated HWC images.
+def iter_images(images, name="images"):
+    """Yields validated HWC images one at a time (lazily).
 
-    Accepts a sequence of HWC arrays (sizes may differ) or a 4-D NHWC array.
+    Accepts a sequence or any iterable of HWC arrays (sizes may differ; a
+    generator streams a large dataset without holding it in memory) or a
+    4-D NHWC array. Raises ValueError for a single 3-D array, for a
+    non-iterable, for a bad image (when it is reached) and, at the end, if
+    there was no image at all.
     """
-    if isinstance(images, np.ndarray):
-        if images.ndim != 4:
-            raise ValueError(
-                f"`{name}` must be a sequence of (height, width, channels) "
-                f"arrays or a 4-D (batch, height, width, channels) array. "
-                f"Received: {name}.shape={images.shape}"
-            )
-        images = list(images)
+    if isinstance(images, np.ndarray) and images.ndim != 4:
+        raise ValueError(
+            f"`{name}` must be a sequence of (height, width, channels) "
+            f"arrays or a 4-D (batch, height, width, channels) array. "
+            f"Received: {name}.shape={images.shape}"
+        )
     try:
-        images = list(images)
+        iterator = iter(images)
     except TypeError:
         raise ValueError(
             f"`{name}` must be a sequence of (height, width, channels) "
             f"arrays. Received: {name}={type(images).__name__}"
         ) from None
-    if not images:
+    count = 0
+    for image in iterator:
+        yield check_image(image, f"{name}[{count}]")
+        count += 1
+    if count == 0:
         raise ValueError(
             f"`{name}` must contain at least one image. "
             f"Received: {name} with 0 images"
         )
-    return [check_image(im, f"{name}[{i}]") for i, im in enumerate(images)]
 
 
 def check_positive_int(value, name, minimum=1):
@@ -113,8 +118,10 @@ def resize(image, size, antialias=True):
         return image.copy()
     wy = resize_weights(h, out_h, bool(antialias))
     wx = resize_weights(w, out_w, bool(antialias))
-    out = np.einsum("ij,jkc->ikc", wy, image.astype(np.float64))
-    out = np.einsum("lk,ikc->ilc", wx, out)
+    c = image.shape[2]
+    # Rows then columns, as two BLAS matrix products in float64.
+    out = wy @ image.astype(np.float64).reshape(h, w * c)
+    out = np.matmul(wx, out.reshape(out_h, w, c))  # (out_h, out_w, c)
     return out.astype(image.dtype)
 
 

@@ -1,5 +1,7 @@
 """Private helpers: input normalisation and batched prediction."""
 
+import collections
+
 import numpy as np
 
 from keras_cmod.evaluation._image import check_positive_int
@@ -82,18 +84,29 @@ def _call(predict_fn, batch, ndim):
 def predict_groups(predict_fn, groups, batch_size, transform, ndim=2):
     """Runs `predict_fn` on groups of frames, batching across groups.
 
+    Frames are buffered until `batch_size` of them are ready (a group may
+    be split over two calls), and each group's outputs are yielded as soon
+    as they are complete, so a stream of images is evaluated in constant
+    memory.
+
     Args:
         predict_fn: a `keras.Model` (called with `training=False`) or any
             callable mapping a float32 NHWC batch to `(N, classes)` scores.
         groups: an iterable of `(n_i, H, W, C)` frame stacks (e.g. the
-            frames of one image); all frames must share one shape.
+            frames of one image); frames of one batch must share a shape.
         batch_size: frames per model call.
         transform: applied to every batch before the call.
         ndim: expected rank of the outputs (2 for class scores, 4 for
             feature maps).
 
     Returns:
-        A list with one `(n_i, classes)` score array per group.
+        A generator yielding one `(n_i, ...)` output array per group, in
+        order.
+
+    Raises:
+        ValueError: if `predict_fn` is not callable, `batch_size` is not a
+            positive int, or (when iterated) the model output has a wrong
+            shape.
     """
     if not callable(predict_fn):
         raise ValueError(
@@ -101,29 +114,47 @@ def predict_groups(predict_fn, groups, batch_size, transform, ndim=2):
             f"predict_fn={predict_fn!r}"
         )
     batch_size = check_positive_int(batch_size, "batch_size")
-    sizes = []
-    pending = []  # frame stacks (or parts of them) not yet predicted
-    n_pending = 0
-    outputs = []
+    return _predict_stream(predict_fn, groups, batch_size, transform, ndim)
 
-    def flush(n):
-        nonlocal pending, n_pending
+
+def _predict_stream(predict_fn, groups, batch_size, transform, ndim):
+    sizes = collections.deque()  # frame counts of groups not yet yielded
+    pending = []  # frames (or parts of stacks) not yet predicted
+    n_pending = 0
+    done = []  # outputs not yet yielded
+    n_done = 0
+
+    def run(n):
+        nonlocal pending, n_pending, n_done
         stack = np.concatenate(pending, axis=0)
         take, rest = stack[:n], stack[n:]
-        outputs.append(_call(predict_fn, transform(take), ndim))
+        out = _call(predict_fn, transform(take), ndim)
+        done.append(out)
+        n_done += len(out)
         pending = [rest] if len(rest) else []
         n_pending = len(rest)
+
+    def ready():
+        nonlocal done, n_done
+        while sizes and n_done >= sizes[0]:
+            n = sizes.popleft()
+            outs = np.concatenate(done, axis=0) if done else None
+            if outs is None:
+                outs = np.zeros((0,))
+            yield outs[:n]
+            rest = outs[n:]
+            done = [rest] if len(rest) else []
+            n_done = len(rest)
 
     for frames in groups:
         frames = np.asarray(frames)
         sizes.append(len(frames))
-        pending.append(frames)
-        n_pending += len(frames)
+        if len(frames):
+            pending.append(frames)
+            n_pending += len(frames)
         while n_pending >= batch_size:
-            flush(batch_size)
+            run(batch_size)
+        yield from ready()
     if n_pending:
-        flush(n_pending)
-    if not sizes:
-        raise ValueError("No frames to predict: the image list is empty.")
-    scores = np.concatenate(outputs, axis=0)
-    return np.split(scores, np.cumsum(sizes)[:-1])
+        run(n_pending)
+    yield from ready()

@@ -402,6 +402,9 @@ def table_iii(costs=None):
     Returns:
         `{"cost": {arch: {method: ratio}}, "memory": {...}}`, with `None`
         for adaptive blur on AlexNet (not run in the paper).
+
+    Raises:
+        ValueError: for unknown operation names in `costs`.
     """
     table = {"cost": {}, "memory": {}}
     for arch in ANALYTIC_ARCHITECTURES:
@@ -605,7 +608,9 @@ def model_macs(model):
     nested functional models are walked, a nested model that defines
     `macs` counts as one layer). See `layer_macs` for the rules. The count
     is exact for the layer types it knows; other layers (pooling, BN,
-    activations...) are listed with `macs=None` and add 0.
+    activations...) are listed with `macs=None` and add 0. A layer that is
+    also called by another model counts those calls too (Keras records
+    every call on the layer).
 
     Args:
         model: a functional `keras.Model` (or built `Sequential`) with
@@ -614,8 +619,8 @@ def model_macs(model):
     Returns:
         A dict: `"total"` (int, per example), `"layers"` (list of dicts
         `name, class_name, input_shape, output_shape, macs`), `"uncounted"`
-        (names of layers with weights but no MAC rule) and `"kind":
-        "computed"`.
+        (layers with a kernel, i.e. a weight of rank >= 2, but no MAC rule:
+        the total misses their MACs) and `"kind": "computed"`.
 
     Raises:
         ValueError: for a non-functional model or unknown dimensions.
@@ -628,7 +633,8 @@ def model_macs(model):
         in_shape = ins[0] if len(ins) == 1 else ins
         macs = layer_macs(layer, in_shape, outs[0])
         if macs is None:
-            if layer.weights and path not in uncounted:
+            has_kernel = any(len(w.shape) >= 2 for w in layer.weights)
+            if has_kernel and path not in uncounted:
                 uncounted.append(path)
         else:
             macs *= repeat

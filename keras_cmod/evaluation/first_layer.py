@@ -150,19 +150,32 @@ def _feature_maps(fn, frames_groups, batch_size, transform):
     return predict_groups(fn, frames_groups, batch_size, transform, ndim=4)
 
 
+def _same_shape_chunks(images, batch_size):
+    """Stacks of up to `batch_size` consecutive images of one shape."""
+    chunk = []
+    for im in images:
+        if chunk and (len(chunk) == batch_size or im.shape != chunk[0].shape):
+            yield np.stack(chunk)
+            chunk = []
+        chunk.append(im)
+    if chunk:
+        yield np.stack(chunk)
+
+
 def compare_feature_maps(rmax_fn, cmod_fn, images, batch_size=32,
                          normalize=False, mean=None, std=None,
                          preprocess=None):
     """Similarity of the RMax and CMod first-layer outputs on images.
 
-    Both callables see the same images (as a float32 NHWC batch); their
+    Both callables see the same batches of images (float32 NHWC); their
     outputs are size-matched by centre cropping, then compared channel by
-    channel, flattening over images and space.
+    channel, with sums over images and space accumulated as the images
+    stream by (images may differ in size between batches).
 
     Args:
         rmax_fn: callable, images -> `(batch, H1, W1, C)` RMax maps.
         cmod_fn: callable, images -> `(batch, H2, W2, C)` CMod maps.
-        images: sequence of float HWC images of one size, or a 4-D array.
+        images: iterable of float HWC images (streamed), or a 4-D array.
         batch_size: int, images per call. Defaults to 32.
         normalize: bool; normalise with `mean`/`std` first. Defaults to
             False (the callables get the images as given).
@@ -174,27 +187,40 @@ def compare_feature_maps(rmax_fn, cmod_fn, images, batch_size=32,
         A dict with per-channel lists `"cosine"`, `"relative_l2"`
         (`|rmax - cmod| / |rmax|`) and `"normalized_l2"`, their means over
         channels (`"cosine_mean"`, ...), `"rmax_shape"`, `"cmod_shape"` and
-        `"common_shape"` (of one image's map) and `"num_images"`.
+        `"common_shape"` (of the first image's maps) and `"num_images"`.
 
     Raises:
-        ValueError: for bad images, maps with different channel counts, or
-            missing normalisation constants.
+        ValueError: for bad images, maps with different channel counts or
+            batch sizes, or missing normalisation constants.
     """
-    images = _image.as_image_list(images)
-    shapes = {im.shape for im in images}
-    if len(shapes) != 1:
-        raise ValueError(
-            "All images must have the same shape. Received shapes: "
-            f"{sorted(shapes)}"
-        )
     transform = make_input_transform(normalize, mean, std, preprocess)
-    groups = [np.stack(images)]
-    a = np.concatenate(_feature_maps(rmax_fn, groups, batch_size, transform))
-    b = np.concatenate(_feature_maps(cmod_fn, groups, batch_size, transform))
-    ac, bc = match_spatial_size(a, b)
-    cos = cosine_similarity(ac, bc)
-    rel = relative_l2(ac, bc)
-    nl2 = normalized_l2(ac, bc)
+    batch_size = check_positive_int(batch_size, "batch_size")
+    sums = None
+    shapes = None
+    count = 0
+    for chunk in _same_shape_chunks(_image.iter_images(images), batch_size):
+        (a,) = _feature_maps(rmax_fn, [chunk], len(chunk), transform)
+        (b,) = _feature_maps(cmod_fn, [chunk], len(chunk), transform)
+        ac, bc = match_spatial_size(a, b)
+        part = np.stack([
+            np.sum(ac * bc, axis=(0, 1, 2)), _energy(ac), _energy(bc),
+            _energy(ac - bc),
+        ])
+        if sums is not None and part.shape != sums.shape:
+            raise ValueError(
+                "The number of channels changed between batches: "
+                f"{sums.shape[1]} then {part.shape[1]}."
+            )
+        sums = part if sums is None else sums + part
+        if shapes is None:
+            shapes = (a.shape[1:], b.shape[1:], ac.shape[1:])
+        count += len(chunk)
+    ab, aa, bb, dd = sums
+    with np.errstate(invalid="ignore", divide="ignore"):
+        den = np.sqrt(aa * bb)
+        cos = np.where(den > 0, ab / np.where(den > 0, den, 1), np.nan)
+        rel = np.where(aa > 0, np.sqrt(dd / np.where(aa > 0, aa, 1)), np.nan)
+    nl2 = np.sqrt(np.maximum(2.0 - 2.0 * cos, 0.0))
     return {
         "cosine": cos.tolist(),
         "relative_l2": rel.tolist(),
@@ -202,10 +228,10 @@ def compare_feature_maps(rmax_fn, cmod_fn, images, batch_size=32,
         "cosine_mean": float(np.nanmean(cos)),
         "relative_l2_mean": float(np.nanmean(rel)),
         "normalized_l2_mean": float(np.nanmean(nl2)),
-        "rmax_shape": list(a.shape[1:]),
-        "cmod_shape": list(b.shape[1:]),
-        "common_shape": list(ac.shape[1:]),
-        "num_images": len(images),
+        "rmax_shape": list(shapes[0]),
+        "cmod_shape": list(shapes[1]),
+        "common_shape": list(shapes[2]),
+        "num_images": count,
     }
 
 
@@ -277,7 +303,7 @@ def relative_shift_change(feature_fn, images, shifts=tuple(range(1, 9)),
 
     Args:
         feature_fn: callable, images -> `(batch, H, W, C)` feature maps.
-        images: sequence of float HWC images or a 4-D array.
+        images: iterable of float HWC images (streamed), or a 4-D array.
         shifts: positive ints (pixels). Defaults to 1..8.
         direction: `"vertical"`, `"horizontal"` or `"diagonal"`.
             Defaults to `"diagonal"`.
@@ -303,10 +329,10 @@ def relative_shift_change(feature_fn, images, shifts=tuple(range(1, 9)),
     values = _check_shifts(shifts)
     if stride is not None:
         stride = check_positive_int(stride, "stride")
-    images = _image.as_image_list(images)
     transform = make_input_transform(normalize, mean, std, preprocess)
     groups = (
-        shifted_crops(im, values, direction, crop_size) for im in images
+        shifted_crops(im, values, direction, crop_size)
+        for im in _image.iter_images(images)
     )
     maps = _feature_maps(feature_fn, groups, batch_size, transform)
     num = 0.0
@@ -357,7 +383,7 @@ def first_layer_stability(rmax_fn, cmod_fn, images,
     Args:
         rmax_fn: callable, images -> RMax feature maps `(batch, H, W, C)`.
         cmod_fn: callable, images -> CMod feature maps.
-        images: sequence of float HWC images or a 4-D array.
+        images: iterable of float HWC images (streamed), or a 4-D array.
         shifts: positive ints (pixels). Defaults to 1..8.
         direction: `"vertical"`, `"horizontal"` or `"diagonal"`.
         stride: int or None, the common total stride of both outputs.

@@ -126,6 +126,9 @@ def log_softmax(logits, axis=-1):
 
     Returns:
         A float64 array of log-probabilities, same shape as `logits`.
+
+    Raises:
+        ValueError: if `logits` cannot be read as a float array.
     """
     x = np.asarray(logits, dtype=np.float64)
     x = x - np.max(x, axis=axis, keepdims=True)
@@ -141,6 +144,9 @@ def softmax(logits, axis=-1):
 
     Returns:
         A float64 array of probabilities summing to 1 along `axis`.
+
+    Raises:
+        ValueError: if `logits` cannot be read as a float array.
     """
     return np.exp(log_softmax(logits, axis=axis))
 
@@ -163,6 +169,15 @@ def _check_labels(labels, n, num_classes):
             f"{arr.min()}..{arr.max()}"
         )
     return arr.astype(np.int64)
+
+
+def _label_ranks(s, y):
+    """0-based rank of each label; ties go to the lower class index."""
+    target = s[np.arange(len(y)), y][:, None]
+    index = np.arange(s.shape[1])[None, :]
+    return np.sum(s > target, axis=1) + np.sum(
+        (s == target) & (index < y[:, None]), axis=1
+    )
 
 
 def top_k_accuracy(scores, labels, k=1):
@@ -193,12 +208,7 @@ def top_k_accuracy(scores, labels, k=1):
             f"`k` must be at most the number of classes ({s.shape[1]}). "
             f"Received: k={k}"
         )
-    target = s[np.arange(len(y)), y][:, None]
-    index = np.arange(s.shape[1])[None, :]
-    rank = np.sum(s > target, axis=1) + np.sum(
-        (s == target) & (index < y[:, None]), axis=1
-    )
-    return float(100.0 * np.mean(rank < k))
+    return float(100.0 * np.mean(_label_ranks(s, y) < k))
 
 
 def top_k_error(scores, labels, k=1):
@@ -464,7 +474,7 @@ def evaluate_accuracy(predict_fn, images, labels, mode="one_crop",
 
     Args:
         predict_fn: `keras.Model` or callable, float32 NHWC batch -> logits.
-        images: sequence of float HWC images or a 4-D array.
+        images: iterable of float HWC images (streamed), or a 4-D array.
         labels: `(num_images,)` integer labels.
         mode: `"one_crop"` or `"ten_crop"`.
         crop_size: int. Defaults to 224 (32 for CIFAR-10).
@@ -490,18 +500,50 @@ def evaluate_accuracy(predict_fn, images, labels, mode="one_crop",
             "`mode` must be 'one_crop' or 'ten_crop'. "
             f"Received: mode={mode!r}"
         )
-    images = _image.as_image_list(images)
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(
+            "`labels` must be a 1-D array of integer class indices. "
+            f"Received: shape={labels.shape}, dtype={labels.dtype}"
+        )
+    ks = [check_positive_int(k, "k") for k in top_k]
+    if not ks:
+        raise ValueError("`top_k` must name at least one k. Received: ()")
     transform = make_input_transform(normalize, mean, std, preprocess)
     view = one_crop if mode == "one_crop" else ten_crop
     groups = (
-        view(im, crop_size, resize_size, antialias) for im in images
+        view(im, crop_size, resize_size, antialias)
+        for im in _image.iter_images(images)
     )
-    outs = predict_groups(predict_fn, groups, batch_size, transform)
-    if mode == "one_crop":
-        scores = np.concatenate(outs)
-    else:
-        scores = average_crop_probabilities(np.stack(outs))
-    result = accuracy_metrics(scores, labels, top_k)
+    ranks = []
+    num_classes = None
+    for i, out in enumerate(
+        predict_groups(predict_fn, groups, batch_size, transform)
+    ):
+        if i >= len(labels):
+            raise ValueError(
+                f"There are more images than labels ({len(labels)})."
+            )
+        scores = _as_scores(out, "model output")
+        if mode == "ten_crop":
+            scores = average_crop_probabilities(scores[None])
+        num_classes = scores.shape[1]
+        y = _check_labels(labels[i : i + 1], 1, num_classes)
+        ranks.append(int(_label_ranks(scores, y)[0]))
+    if len(ranks) != len(labels):
+        raise ValueError(
+            f"`labels` must have one label per image: {len(ranks)} images, "
+            f"{len(labels)} labels."
+        )
+    ranks = np.asarray(ranks)
+    result = {}
+    for k in ks:
+        if k > num_classes:
+            continue
+        acc = float(100.0 * np.mean(ranks < k))
+        result[f"top{k}_accuracy"] = acc
+        result[f"top{k}_error"] = 100.0 - acc
+    result["num_images"] = len(ranks)
     result["mode"] = mode
     return result
 
@@ -535,7 +577,7 @@ def flip_rates(predict_fn, images, direction, max_step=8, crop_size=224,
 
     Args:
         predict_fn: `keras.Model` or callable, float32 NHWC batch -> logits.
-        images: sequence of float HWC images or a 4-D array.
+        images: iterable of float HWC images (streamed), or a 4-D array.
         direction: `"vertical"`, `"horizontal"` or `"diagonal"`.
         max_step: int >= 1, largest step `S`. Defaults to 8.
         crop_size: int, frame side. Defaults to 224.
@@ -574,12 +616,11 @@ def _flip_rates_many(predict_fn, images, directions, max_step, crop_size,
         _shifts.check_direction(d)
     max_step = check_positive_int(max_step, "max_step")
     crop_size = check_positive_int(crop_size, "crop_size")
-    images = _image.as_image_list(images)
     transform = make_input_transform(normalize, mean, std, preprocess)
     base_size = crop_size + max_step
 
     def groups():
-        for im in images:
+        for im in _image.iter_images(images):
             base = _image.resize_center_crop(
                 im, base_size, base_size, resize, antialias
             )
@@ -590,7 +631,7 @@ def _flip_rates_many(predict_fn, images, directions, max_step, crop_size,
 
     outs = predict_groups(predict_fn, groups(), batch_size, transform)
     top1 = np.array([np.argmax(o, axis=1) for o in outs])
-    top1 = top1.reshape(len(images), len(directions), max_step + 1)
+    top1 = top1.reshape(-1, len(directions), max_step + 1)
     return {
         d: _flip_rates_from_predictions(top1[:, i])
         for i, d in enumerate(directions)
@@ -629,7 +670,7 @@ def mean_flip_rates(predict_fn, images, directions=DIRECTIONS, max_step=8,
 
     Args:
         predict_fn: `keras.Model` or callable, float32 NHWC batch -> logits.
-        images: sequence of float HWC images or a 4-D array.
+        images: iterable of float HWC images (streamed), or a 4-D array.
         directions: iterable of directions. Defaults to all three.
         max_step: int. Defaults to 8 (4 for CIFAR-10).
         crop_size: int. Defaults to 224 (32 for CIFAR-10).
@@ -781,7 +822,7 @@ def kl_divergence_curve(predict_fn, images, direction, max_shift=8,
 
     Args:
         predict_fn: `keras.Model` or callable, float32 NHWC batch -> logits.
-        images: sequence of float HWC images or a 4-D array.
+        images: iterable of float HWC images (streamed), or a 4-D array.
         direction: `"vertical"`, `"horizontal"` or `"diagonal"`.
         max_shift: int, largest shift in output pixels. Defaults to 8.
         output_size: int, frame side. Defaults to 224.
@@ -807,23 +848,21 @@ def kl_divergence_curve(predict_fn, images, direction, max_shift=8,
             missing normalisation constants.
     """
     _shifts.check_direction(direction)
-    images = _image.as_image_list(images)
     transform = make_input_transform(normalize, mean, std, preprocess)
     groups = (
         _shifts.half_pixel_shift_frames(
             im, direction, output_size, max_shift, pixel_divide, resize,
             antialias,
         )
-        for im in images
+        for im in _image.iter_images(images)
     )
-    outs = predict_groups(predict_fn, groups, batch_size, transform)
-    curves = [
-        kl_divergence(
-            np.repeat(o[:1], len(o), axis=0), o, from_logits, eps
-        )
-        for o in outs
-    ]
-    return np.mean(curves, axis=0)
+    total = 0.0
+    count = 0
+    for out in predict_groups(predict_fn, groups, batch_size, transform):
+        ref = np.repeat(out[:1], len(out), axis=0)
+        total = total + kl_divergence(ref, out, from_logits, eps)
+        count += 1
+    return total / count
 
 
 # ---------------------------------------------------------------------------
@@ -844,7 +883,7 @@ def zhang_consistency(predict_fn, images, n_pairs=1, seed=0, crop_size=224,
 
     Args:
         predict_fn: `keras.Model` or callable, float32 NHWC batch -> logits.
-        images: sequence of float HWC images or a 4-D array.
+        images: iterable of float HWC images (streamed), or a 4-D array.
         n_pairs: int >= 1, pairs per image. Defaults to 1.
         seed: int or `numpy.random.Generator`. Defaults to 0.
         crop_size: int. Defaults to 224.
@@ -864,19 +903,21 @@ def zhang_consistency(predict_fn, images, n_pairs=1, seed=0, crop_size=224,
         ValueError: for bad images, sizes or seed, or missing normalisation
             constants.
     """
-    images = _image.as_image_list(images)
     transform = make_input_transform(normalize, mean, std, preprocess)
     rng = _shifts._as_rng(seed)
     n_pairs = check_positive_int(n_pairs, "n_pairs")
 
     def groups():
-        for im in images:
+        for im in _image.iter_images(images):
             frames, _ = _shifts.zhang_crop_pairs(
                 im, n_pairs, rng, crop_size, resize_size, resize, antialias
             )
             yield frames.reshape((-1,) + frames.shape[2:])
 
-    outs = predict_groups(predict_fn, groups(), batch_size, transform)
-    top1 = np.concatenate([np.argmax(o, axis=1) for o in outs])
-    top1 = top1.reshape(-1, 2)
-    return float(100.0 * np.mean(top1[:, 0] == top1[:, 1]))
+    same = 0
+    pairs = 0
+    for out in predict_groups(predict_fn, groups(), batch_size, transform):
+        top1 = np.argmax(out, axis=1).reshape(-1, 2)
+        same += int(np.sum(top1[:, 0] == top1[:, 1]))
+        pairs += len(top1)
+    return float(100.0 * same / pairs)

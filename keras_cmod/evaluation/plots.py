@@ -118,7 +118,9 @@ def plot_flip_rates(rates, path, title=None):
     ax.set_xticks(x)
     ax.set_xticklabels([str(m) for m in names], rotation=30, ha="right")
     ax.set_ylabel("mean flip rate (%)")
-    ax.legend()
+    top = max(float(v) for per_dir in rates.values() for v in per_dir.values())
+    ax.set_ylim(0, 1.3 * top if top > 0 else 1.0)  # room for the legend
+    ax.legend(loc="upper right", ncols=len(DIRECTIONS))
     if title:
         ax.set_title(title)
     fig.tight_layout()
@@ -175,7 +177,8 @@ def plot_kernel_grid(kernels, path, ncols=8, title=None):
 
     Each kernel gets a column; its three panels sit one above the other:
     the real part (diverging colour map, symmetric range), the modulus, and
-    `log10(|FFT2| + 1e-8)` with the zero frequency centred (`fftshift`).
+    `log10(|FFT2| + 1e-8)` (zero-padded to at least 32 x 32) with the zero
+    frequency centred (`fftshift`).
     More than `ncols` kernels wrap onto further bands of three rows.
 
     Args:
@@ -204,8 +207,9 @@ def plot_kernel_grid(kernels, path, ncols=8, title=None):
     cols = min(ncols, n)
     bands = math.ceil(n / cols)
     fig = _figure(1.3 * cols + 0.5, 1.3 * 3 * bands + 0.5)
-    spectra = np.log10(np.abs(np.fft.fftshift(np.fft.fft2(k),
-                                              axes=(1, 2))) + 1e-8)
+    n_fft = max(32, k.shape[1], k.shape[2])  # zero-padded: smoother view
+    spectrum = np.fft.fft2(k, s=(n_fft, n_fft))
+    spectra = np.log10(np.abs(np.fft.fftshift(spectrum, axes=(1, 2))) + 1e-8)
     labels = ("real", "modulus", "log spectrum")
     for i in range(n):
         band, col = divmod(i, cols)

@@ -163,13 +163,38 @@ def run_pull(args):
 def resolve_info_target(name, revision=None):
     """Map the `info` NAME to a `Source` (kind, repo_id or path, revision).
 
-    Hook for the model registry: registry names (`resnet34_cmod.imagenet`)
-    are to be resolved here to their `(repo_id, revision)` before falling
-    back to Hub sources and local directories.
+    Registry names (`resnet34_cmod`, `resnet34_cmod.in1k`) resolve to the
+    Hub repository and pinned commit recorded for their tag; anything else
+    is a Hub source or a local directory.
     """
+    from keras_cmod import zoo
     from keras_cmod.hub.sources import resolve_source
 
+    if zoo.is_model(name):
+        cfg = zoo.get_pretrained_cfg(name)
+        if cfg.has_weights:
+            return resolve_source(f"hf-hub:{cfg.hf_hub_id}",
+                                  revision or cfg.revision)
     return resolve_source(name, revision)
+
+
+def registry_info_lines(name):
+    """Lines describing a registry name whose weights are not published."""
+    from keras_cmod import zoo
+
+    cfg = zoo.get_pretrained_cfg(name)
+    d = cfg.to_dict()
+    return [
+        f"name:           {cfg.name} (keras-cmod registry)",
+        f"description:    {cfg.description}",
+        f"model kwargs:   {json.dumps(cfg.model_kwargs, sort_keys=True)}",
+        f"input size:     {tuple(cfg.input_size)}, {cfg.num_classes} "
+        f"classes ({cfg.dataset})",
+        f"preprocessing:  mean {d['mean']}, std {d['std']}, crop_pct "
+        f"{cfg.crop_pct}, {cfg.interpolation}",
+        "weights:        none published yet (train, convert a PyTorch "
+        "checkpoint, or load(name, weights=path))",
+    ]
 
 
 def format_info(info):
@@ -220,7 +245,18 @@ def format_info(info):
 
 
 def run_info(args):
+    from keras_cmod import zoo
     from keras_cmod.hub.loading import describe
+
+    if zoo.is_model(args.name) and not zoo.get_pretrained_cfg(
+        args.name
+    ).has_weights:
+        if args.json:
+            out = zoo.get_pretrained_cfg(args.name).to_dict()
+            print(json.dumps(out, indent=2, sort_keys=True))
+        else:
+            print("\n".join(registry_info_lines(args.name)))
+        return 0
 
     def info():
         target = resolve_info_target(args.name, args.revision)

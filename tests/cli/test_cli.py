@@ -26,3 +26,11 @@ def test_console_script_installed():
                           "--version"], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0 and __version__ in out.stdout
+
+
+def test_info_on_a_registry_name(capsys):
+    assert cli.main(["info", "resnet34_cmod"]) == 0
+    out = capsys.readouterr().out
+    assert "resnet34_cmod.in1k" in out and "none published" in out
+    assert cli.main(["info", "resnet18_cmod.cifar10", "--json"]) == 0
+    assert '"num_classes": 10' in capsys.readouterr().out
