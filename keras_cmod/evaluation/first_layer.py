@@ -13,10 +13,12 @@ Shift stability (crop-based shifts, never circular): from each image take
 the `crop_size` window at offset `(0, 0)` and the windows moved by `k`
 pixels along the direction (`(k, 0)`, `(0, k)` or `(k, k)`). A shift of `k`
 input pixels moves an output map of stride `r` by `k / r` output pixels.
-The integer part `q = k // r` is compensated: map `f_0` is compared on rows
-(and/or columns) `q..q+L-1` with map `f_k` on `0..L-1`, `L = size - q` (the
-common region). The remaining fractional shift `(k mod r) / r` is what the
-measure sees. With `stride=None` nothing is compensated (`q = 0`).
+The nearest whole output shift `q = floor(k / r + 1/2)` is compensated: map
+`f_0` is compared on rows (and/or columns) `q..q+L-1` with map `f_k` on
+`0..L-1`, `L = size - q` (the common region). The remaining sub-sample shift
+`k / r - q` (at most half an output pixel) is what the measure sees; at
+exactly half a stride both alignments are equally wrong, and the measure is
+largest there. With `stride=None` nothing is compensated (`q = 0`).
 """
 
 import numpy as np
@@ -299,7 +301,7 @@ def relative_shift_change(feature_fn, images, shifts=tuple(range(1, 9)),
 
     For each shift `k`, channel `c`: `sqrt(sum |f_0 - f_k|^2 / sum |f_0|^2)`
     over images and the aligned common region (module docstring: the
-    integer part `k // stride` of the output shift is compensated).
+    nearest whole output shift `floor(k / stride + 1/2)` is compensated).
 
     Args:
         feature_fn: callable, images -> `(batch, H, W, C)` feature maps.
@@ -342,7 +344,7 @@ def relative_shift_change(feature_fn, images, shifts=tuple(range(1, 9)),
         base = m[0]
         diffs, refs = [], []
         for i, k in enumerate(values):
-            q = 0 if stride is None else k // stride
+            q = 0 if stride is None else (2 * k + stride) // (2 * stride)
             qy = q if direction in ("vertical", "diagonal") else 0
             qx = q if direction in ("horizontal", "diagonal") else 0
             h, w = base.shape[0] - qy, base.shape[1] - qx

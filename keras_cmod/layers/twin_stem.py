@@ -259,51 +259,109 @@ class TwinStem(keras.layers.Layer):
         t = _min(nf, ng)
         return nf, ng, t
 
+    def _crops(self, shape):
+        """Sizes and offsets of both branches for an input shape."""
+        out = {}
+        for axis, n in (("h", shape[1]), ("w", shape[2])):
+            nf, ng, t = self._sizes(n)
+            r = self.total_stride // self.conv_stride
+            nc = _ceil_div(t, r)
+            t2 = _min(nc, self._pooled_size(t))
+            og = round_half_even_half(ng - t)
+            out[axis] = {
+                "t": t,  # common size at stride m
+                "free": round_half_even_half(nf - t),
+                "gabor": og,
+                "t2": t2,  # CMod output size
+                # first input row of the direct stride-2m transform
+                "start": (og + r * round_half_even_half(nc - t2))
+                * self.conv_stride,
+            }
+        return out["h"], out["w"]
+
+    def _gabor_input(self, x):
+        P = self.gabor_padding
+        return ops.pad(x, ((0, 0), (P, P), (P, P), (0, 0)))
+
+    def _gabor_real(self, x, ch, cw, training=None):
+        """Re Z at stride m, cropped to the free maps (RMax mode)."""
+        g = self.gabor(self._gabor_input(x), training=training)
+        return g[:, ch["gabor"]: ch["gabor"] + ch["t"],
+                 cw["gabor"]: cw["gabor"] + cw["t"], :]
+
+    def _gabor_modulus(self, x, ch, cw, training=None):
+        """|Z| computed directly at stride 2m (CMod mode)."""
+        xg = self._gabor_input(x)[:, ch["start"]:, cw["start"]:, :]
+        z = self.gabor(xg, training=training)[:, : ch["t2"], : cw["t2"], :]
+        return modulus(z[..., 0::2], z[..., 1::2], self.epsilon)
+
     def call(self, inputs, training=None):
         x = inputs
         p = self.free_padding
         free = self.free_conv(
             ops.pad(x, ((0, 0), (p, p), (p, p), (0, 0))), training=training
         )
-        shape = ops.shape(x)
-        (nf_h, ng_h, t_h), (nf_w, ng_w, t_w) = (
-            self._sizes(shape[1]),
-            self._sizes(shape[2]),
-        )
-        of_h, of_w = round_half_even_half(nf_h - t_h), round_half_even_half(
-            nf_w - t_w
-        )
-        free = free[:, of_h : of_h + t_h, of_w : of_w + t_w, :]
-        og_h, og_w = round_half_even_half(ng_h - t_h), round_half_even_half(
-            ng_w - t_w
-        )
-        P = self.gabor_padding
-        xg = ops.pad(x, ((0, 0), (P, P), (P, P), (0, 0)))
+        ch, cw = self._crops(ops.shape(x))
+        free = free[:, ch["free"]: ch["free"] + ch["t"],
+                    cw["free"]: cw["free"] + cw["t"], :]
         if self.mode == "rmax":
-            gabor = self.gabor(xg, training=training)
-            gabor = gabor[:, og_h : og_h + t_h, og_w : og_w + t_w, :]
+            gabor = self._gabor_real(x, ch, cw, training)
             y = ops.concatenate([free, ops.cast(gabor, free.dtype)], axis=-1)
             return self._pool(y, training)
         # CMod: the free channels are pooled alone.
         free = self._pool(free, training)
-        r = self.total_stride // self.conv_stride
-        m = self.conv_stride
-        fshape = ops.shape(free)
-        nc_h, nc_w = _ceil_div(t_h, r), _ceil_div(t_w, r)
-        t2_h, t2_w = _min(nc_h, fshape[1]), _min(nc_w, fshape[2])
-        o2_h = round_half_even_half(nc_h - t2_h)
-        o2_w = round_half_even_half(nc_w - t2_w)
-        # Rows og + r * (o2 + i) of the stride-m grid, i < t2: start the
-        # stride-2m transform at that input offset.
-        a_h, a_w = (og_h + r * o2_h) * m, (og_w + r * o2_w) * m
-        z = self.gabor(xg[:, a_h:, a_w:, :], training=training)
-        z = z[:, :t2_h, :t2_w, :]
-        mod = modulus(z[..., 0::2], z[..., 1::2], self.epsilon)
+        mod = self._gabor_modulus(x, ch, cw, training)
         g = ops.relu(self.gabor_norm(mod, training=training))
-        of2_h = round_half_even_half(fshape[1] - t2_h)
-        of2_w = round_half_even_half(fshape[2] - t2_w)
-        free = free[:, of2_h : of2_h + t2_h, of2_w : of2_w + t2_w, :]
+        fshape = ops.shape(free)
+        of_h = round_half_even_half(fshape[1] - ch["t2"])
+        of_w = round_half_even_half(fshape[2] - cw["t2"])
+        free = free[:, of_h: of_h + ch["t2"], of_w: of_w + cw["t2"], :]
         return ops.concatenate([free, ops.cast(g, free.dtype)], axis=-1)
+
+    def gabor_response(self, inputs, mode=None):
+        """The Gabor channels' operator output, before bias / norm / ReLU.
+
+        `"rmax"`: `MaxPool(3, 2)(Re Z)` with the family's pooling padding
+        (the standard first layer's pooling); `"cmod"`: `|Z|` at stride
+        `2m`. Both use this layer's Gabor weights and crops, so the two
+        responses are on the same output grid (the max-pooling window of
+        output `n` is centred on the CMod sample `n`). Bias, normalisation
+        and ReLU are left out: they commute with the max and are per-channel
+        affine for both. Useful to compare the operators (e.g. their
+        stability to shifts) on the same kernels.
+
+        Args:
+            inputs: `(batch, height, width, 3)` images.
+            mode: `"rmax"`, `"cmod"` or `None` (this layer's mode).
+
+        Returns:
+            `(batch, h, w, gabor_filters)` float tensor.
+        """
+        mode = self.mode if mode is None else mode
+        if mode not in MODES:
+            raise ValueError(
+                f"mode must be one of {list(MODES)}. Received: mode={mode!r}"
+            )
+        if not self.built:
+            self.build(tuple(inputs.shape))
+        ch, cw = self._crops(ops.shape(inputs))
+        if mode == "cmod":
+            if self.gabor.output_mode != "complex":
+                raise ValueError(
+                    "gabor_response(mode='cmod') needs a TwinStem built with "
+                    "mode='cmod' (complex Gabor outputs)."
+                )
+            return self._gabor_modulus(inputs, ch, cw)
+        if self.gabor.output_mode == "complex":
+            raise ValueError(
+                "gabor_response(mode='rmax') needs a TwinStem built with "
+                "mode='rmax'; copy the Gabor weights into one."
+            )
+        re = self._gabor_real(inputs, ch, cw)
+        if self.family == "resnet":
+            re = ops.pad(re, ((0, 0), (1, 1), (1, 1), (0, 0)),
+                         constant_values=-1e30)
+        return ops.max_pool(re, 3, strides=2, padding="valid")
 
     # -- shapes, cost, config ---------------------------------------------
 

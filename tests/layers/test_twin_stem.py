@@ -227,3 +227,44 @@ def test_bad_arguments(kwargs, match):
 def test_wrong_channel_count():
     with pytest.raises(ValueError, match="3 input channels"):
         layers.TwinStem().build((None, 64, 64, 1))
+
+
+@pytest.mark.parametrize("family", ["resnet", "alexnet"])
+def test_gabor_response_matches_the_stem(family):
+    """Pre-activation responses equal the stem's Gabor outputs' sources."""
+    size = 48 if family == "resnet" else 80
+    x = np.random.default_rng(2).uniform(0, 1, (2, size, size, 3)).astype(
+        "float32")
+    rmax = layers.TwinStem(family, "rmax")
+    cmod = layers.TwinStem(family, "cmod")
+    rmax.build(x.shape)
+    cmod.build(x.shape)
+    for a, b in zip(cmod.gabor.weights, rmax.gabor.weights):
+        b.assign(a)
+    r = np.asarray(rmax.gabor_response(x))
+    c = np.asarray(cmod.gabor_response(x))
+    assert r.shape == c.shape == (2, *cmod.compute_output_shape(
+        x.shape)[1:3], cmod.gabor_filters)
+    # CMod stem output (AlexNet: relu(|Z| + b)) is built on the response.
+    if family == "alexnet":
+        y = np.asarray(cmod(x))[..., 32:]
+        b = np.asarray(cmod.gabor_norm.bias)
+        np.testing.assert_allclose(y, np.maximum(c + b, 0), atol=1e-5)
+    # Dense reference: Z at stride m, crops, then max pool / subsample.
+    g = cmod.gabor
+    sel = g.packet_selection
+    lum = x.astype(float) @ np.asarray(g.colormix)
+    kernels = wavelets.dtcwpt_kernels(sel.depth)[list(sel.packets)]
+    z = dtcwpt_dense(lum, kernels, cmod.conv_stride, cmod.gabor_padding)
+    z = z @ np.asarray(g.mixing_matrix())
+    m, k, p = cmod.conv_stride, cmod.free_kernel, cmod.free_padding
+    nf = (size + 2 * p - k) // m + 1
+    t = min(nf, z.shape[1])
+    z = center_crop(z, t, t)
+    pad = 1 if family == "resnet" else 0
+    ref_r = max_pool(z.real, 3, 2, pad=pad)
+    ref_c = center_crop(np.abs(z[:, ::2, ::2]), r.shape[1], r.shape[2])
+    np.testing.assert_allclose(r, ref_r, atol=1e-4 * np.abs(ref_r).max())
+    np.testing.assert_allclose(c, ref_c, atol=1e-4 * np.abs(ref_c).max())
+    with pytest.raises(ValueError, match="mode='rmax'"):
+        cmod.gabor_response(x, mode="rmax")
