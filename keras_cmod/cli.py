@@ -17,6 +17,7 @@ from keras_cmod.version import __version__
 _COMMAND_MODULES = [
     "keras_cmod.zoo.cli",
     "keras_cmod.hub.cli",
+    "keras_cmod.demo",
 ]
 
 

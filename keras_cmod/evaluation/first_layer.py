@@ -296,7 +296,7 @@ def shifted_crops(image, shifts=tuple(range(1, 9)), direction="diagonal",
 def relative_shift_change(feature_fn, images, shifts=tuple(range(1, 9)),
                           direction="diagonal", stride=None, crop_size=None,
                           batch_size=32, normalize=False, mean=None,
-                          std=None, preprocess=None):
+                          std=None, preprocess=None, margin=0):
     """Relative change of feature maps under integer input shifts.
 
     For each shift `k`, channel `c`: `sqrt(sum |f_0 - f_k|^2 / sum |f_0|^2)`
@@ -317,6 +317,10 @@ def relative_shift_change(feature_fn, images, shifts=tuple(range(1, 9)),
         mean: per-channel mean, needed when `normalize`.
         std: per-channel std, needed when `normalize`.
         preprocess: optional callable applied to each batch afterwards.
+        margin: int >= 0, output samples left out at every border of the
+            compared region, so that zero-padding effects at the crop's
+            edges (which move with the crop) are not counted as shift
+            instability. Defaults to 0.
 
     Returns:
         A dict: `"shifts"` (list), `"per_channel"` (list of lists,
@@ -329,6 +333,8 @@ def relative_shift_change(feature_fn, images, shifts=tuple(range(1, 9)),
     """
     _shifts.check_direction(direction)
     values = _check_shifts(shifts)
+    if isinstance(margin, bool) or not isinstance(margin, int) or margin < 0:
+        raise ValueError(f"margin must be an int >= 0. Received: {margin!r}")
     if stride is not None:
         stride = check_positive_int(stride, "stride")
     transform = make_input_transform(normalize, mean, std, preprocess)
@@ -355,6 +361,14 @@ def relative_shift_change(feature_fn, images, shifts=tuple(range(1, 9)),
                 )
             f0 = base[qy : qy + h, qx : qx + w]
             fk = m[i + 1, :h, :w]
+            if margin:
+                if min(h, w) <= 2 * margin:
+                    raise ValueError(
+                        f"margin={margin} leaves nothing of the {h}x{w} "
+                        "common region."
+                    )
+                f0 = f0[margin:-margin, margin:-margin]
+                fk = fk[margin:-margin, margin:-margin]
             diffs.append(np.sum((f0 - fk) ** 2, axis=(0, 1)))
             refs.append(np.sum(f0**2, axis=(0, 1)))
         num = num + np.stack(diffs)
@@ -376,7 +390,7 @@ def first_layer_stability(rmax_fn, cmod_fn, images,
                           shifts=tuple(range(1, 9)), direction="diagonal",
                           stride=None, crop_size=None, batch_size=32,
                           normalize=False, mean=None, std=None,
-                          preprocess=None):
+                          preprocess=None, margin=0):
     """Relative change under shifts of the RMax and of the CMod outputs.
 
     Runs `relative_shift_change` on both callables with the same crops;
@@ -395,6 +409,7 @@ def first_layer_stability(rmax_fn, cmod_fn, images,
         mean: per-channel mean, needed when `normalize`.
         std: per-channel std, needed when `normalize`.
         preprocess: optional callable applied to each batch afterwards.
+        margin: int, border samples left out (see `relative_shift_change`).
 
     Returns:
         A dict: `"shifts"`, `"direction"`, `"stride"`, `"rmax"` and `"cmod"`
@@ -407,7 +422,7 @@ def first_layer_stability(rmax_fn, cmod_fn, images,
     kwargs = dict(
         shifts=shifts, direction=direction, stride=stride,
         crop_size=crop_size, batch_size=batch_size, normalize=normalize,
-        mean=mean, std=std, preprocess=preprocess,
+        mean=mean, std=std, preprocess=preprocess, margin=margin,
     )
     r = relative_shift_change(rmax_fn, images, **kwargs)
     c = relative_shift_change(cmod_fn, images, **kwargs)
