@@ -16,6 +16,17 @@ from keras_cmod.layers._utils import conv_output_size
 from keras_cmod.wavelets import dtcwpt as wt
 
 
+#: Order of the banks among the final maps: the banks of the real parts
+#: (aa, bb) first, then those of the imaginary parts (ab, ba), so that each
+#: part's maps are one contiguous block.
+BANK_RANK = {0: 0, 3: 1, 1: 2, 2: 3}
+
+
+def _final_order(key):
+    c, b, rest = key[0], key[1], key[2:]
+    return (c, BANK_RANK[b]) + tuple(rest)
+
+
 def _digits(p, depth):
     return tuple((p // 4 ** (depth - 1 - j)) % 4 for j in range(depth))
 
@@ -47,22 +58,29 @@ class CascadePlan:
         self.stages = []
         for j in range(depth):
             targets = sorted(
-                {(c, b, _digits(p, depth)[: j + 1]) for c, b, p in needed}
+                {(c, b, _digits(p, depth)[: j + 1]) for c, b, p in needed},
+                key=_final_order,
             )
-            vouts = sorted({(c, b, d[:-1], d[-1] // 2) for c, b, d in targets})
             prev_index = {key: i for i, key in enumerate(prev)}
 
-            def parent(c, b, pd):
-                return prev_index[(c, None, ()) if j == 0 else (c, b, pd)]
+            def vkey(c, b, d):
+                # A vertical output is set by its parent map and filter. At
+                # stage 1 every bank reads the input itself, so the banks
+                # of one vertical tree (aa/ab, ba/bb) share it.
+                if j == 0:
+                    return (c, -1 - wt.BANKS[b][0], (), d[-1] // 2)
+                return (c, b, d[:-1], d[-1] // 2)
 
-            v_src = [parent(c, b, pd) for c, b, pd, _ in vouts]
-            v_taps = []
+            vouts = sorted({vkey(c, b, d) for c, b, d in targets})
+            v_src, v_taps = [], []
             for c, b, pd, v in vouts:
+                tree = -1 - b if j == 0 else wt.BANKS[b][0]
+                v_src.append(prev_index[(c, None, ())] if j == 0
+                             else prev_index[(c, b, pd)])
                 vd = [q // 2 for q in pd] + [v]
-                v_taps.append(f[wt.branch_types(wt.BANKS[b][0], vd)[-1]])
+                v_taps.append(f[wt.branch_types(tree, vd)[-1]])
             vout_index = {key: i for i, key in enumerate(vouts)}
-            h_src = [vout_index[(c, b, d[:-1], d[-1] // 2)]
-                     for c, b, d in targets]
+            h_src = [vout_index[vkey(c, b, d)] for c, b, d in targets]
             h_taps = []
             for c, b, d in targets:
                 hd = [q % 2 for q in d]
@@ -129,6 +147,91 @@ class CascadePlan:
             area = area_v / s
             total += kh * nh_in * mh * area
         return total
+
+
+class FusedPlan:
+    """The same real packet maps in one vertical and one horizontal pass.
+
+    Each 1-D branch of the packet tree (a tree and a sequence of low/high
+    choices) is a cascade of 1-D filters; composed, it is one equivalent 1-D
+    filter of `S = 12 + 9 (2**J - 2)` taps applied at the total stride
+    (`keras_cmod.wavelets.dtcwpt.equivalent_filter_1d`; the result does not
+    depend on the decimation schedule). So every needed map is one vertical
+    pass (distinct vertical branches only: banks `aa`/`ab` share theirs)
+    followed by one horizontal pass: two depthwise convolutions in all,
+    directly at the total stride. Same interface as `CascadePlan`.
+    """
+
+    def __init__(self, n_channels, depth, stride, needed, wavelet="qshift_a"):
+        wt._check_stride(depth, stride)
+        needed = sorted(set((int(c), int(b), int(p)) for c, b, p in needed),
+                        key=_final_order)
+        cache = {}
+
+        def branch(tree, digits):
+            key = (tree, tuple(digits))
+            if key not in cache:
+                cache[key] = wt.equivalent_filter_1d(tree, digits, wavelet)
+            return cache[key]
+
+        vkeys = []
+        for c, b, p in needed:
+            vd, _ = wt.packet_digits(p, depth)
+            vkeys.append((c, wt.BANKS[b][0], tuple(vd)))
+        vouts = sorted(set(vkeys))
+        v_src = [c for c, _, _ in vouts]
+        v_taps = [branch(t, d) for _, t, d in vouts]
+        vout_index = {key: i for i, key in enumerate(vouts)}
+        h_src, h_taps = [], []
+        for (c, b, p), vkey in zip(needed, vkeys):
+            _, hd = wt.packet_digits(p, depth)
+            h_src.append(vout_index[vkey])
+            h_taps.append(branch(wt.BANKS[b][1], hd))
+        self.v_gather, self.v_kernel = CascadePlan._depthwise(
+            v_src, v_taps, n_channels)
+        self.h_gather, self.h_kernel = CascadePlan._depthwise(
+            h_src, h_taps, len(vouts))
+        self.stride = stride
+        self.index = {key: k for k, key in enumerate(needed)}
+        self.n_maps = len(needed)
+
+    def apply(self, x):
+        """Runs both passes on an NHWC tensor (already padded), float32."""
+        x = ops.cast(x, "float32")
+        if self.v_gather is not None:
+            x = ops.take(x, self.v_gather, axis=-1)
+        x = depthwise_conv_1d(x, self.v_kernel, 1, self.stride, 1)
+        if self.h_gather is not None:
+            x = ops.take(x, self.h_gather, axis=-1)
+        return depthwise_conv_1d(x, self.h_kernel, 2, self.stride, 1)
+
+    def macs_per_pixel(self):
+        s = self.stride
+        kv, nv, mv = self.v_kernel.shape
+        kh, nh, mh = self.h_kernel.shape
+        return kv * nv * mv / s + kh * nh * mh / (s * s)
+
+
+IMPLEMENTATIONS = ("auto", "cascade", "fused")
+
+
+def make_plan(implementation, n_channels, depth, stride, needed,
+              wavelet="qshift_a"):
+    """The plan of `implementation`; `"auto"` takes the one with fewer
+    multiply-accumulates (the cascade for deep or undecimated transforms,
+    the fused passes for shallow decimated ones)."""
+    if implementation not in IMPLEMENTATIONS:
+        raise ValueError(
+            f"implementation must be one of {list(IMPLEMENTATIONS)}. "
+            f"Received: implementation={implementation!r}"
+        )
+    if implementation == "cascade":
+        return CascadePlan(n_channels, depth, stride, needed, wavelet)
+    if implementation == "fused":
+        return FusedPlan(n_channels, depth, stride, needed, wavelet)
+    plans = [CascadePlan(n_channels, depth, stride, needed, wavelet),
+             FusedPlan(n_channels, depth, stride, needed, wavelet)]
+    return min(plans, key=lambda plan: plan.macs_per_pixel())
 
 
 def depthwise_conv_1d(x, kernel, axis, stride, dilation):
@@ -244,6 +347,12 @@ class DTCWPT2D(keras.layers.Layer):
         padding: int, zero padding per side. Defaults to the reference
             padding `keras_cmod.wavelets.dtcwpt_padding(depth, stride)`.
         wavelet: str, Q-shift set. Defaults to `"qshift_a"`.
+        implementation: `"cascade"` (stage by stage, as the filter bank is
+            defined), `"fused"` (each branch's stage filters composed into
+            one equivalent 1-D filter: one vertical and one horizontal pass
+            at the total stride) or `"auto"` (the one with fewer
+            multiply-accumulates). All give the same result to float32
+            round-off.
 
     Input shape:
         `(batch, height, width, channels)`.
@@ -273,9 +382,16 @@ class DTCWPT2D(keras.layers.Layer):
         packets=None,
         padding=None,
         wavelet="qshift_a",
+        implementation="auto",
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if implementation not in IMPLEMENTATIONS:
+            raise ValueError(
+                f"implementation must be one of {list(IMPLEMENTATIONS)}. "
+                f"Received: implementation={implementation!r}"
+            )
+        self.implementation = implementation
         depth = wt._check_depth(depth)
         stride = 2**depth if stride is None else stride
         wt._check_stride(depth, stride)
@@ -319,9 +435,8 @@ class DTCWPT2D(keras.layers.Layer):
             needed += needed_maps(
                 self.depth, self.packets, self.output_mode, c
             )
-        self._plan = CascadePlan(
-            channels, self.depth, self.stride, needed, self.wavelet
-        )
+        self._plan = make_plan(self.implementation, channels, self.depth,
+                               self.stride, needed, self.wavelet)
         cols = []
         for c in range(channels):
             re, im = complex_combination(
@@ -372,6 +487,7 @@ class DTCWPT2D(keras.layers.Layer):
                 "packets": list(self.packets),
                 "padding": self.padding,
                 "wavelet": self.wavelet,
+                "implementation": self.implementation,
             }
         )
         return config

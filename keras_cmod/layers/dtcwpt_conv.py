@@ -12,9 +12,10 @@ from keras_cmod.layers._utils import (
     pad_hw,
 )
 from keras_cmod.layers.dtcwpt import (
-    CascadePlan,
+    IMPLEMENTATIONS,
     check_output,
     complex_combination,
+    make_plan,
     needed_maps,
 )
 from keras_cmod.layers.regularizers import PacketSelectionPenalty
@@ -85,6 +86,8 @@ class DTCWPTConv2D(keras.layers.Layer):
             selection's own (non-zero only for AlexNet).
         mixing_initializer: initializer of the mixing weights. Defaults to
             `U(-1/sqrt(fan_in), 1/sqrt(fan_in))` (PyTorch's default).
+        implementation: how the DT-CWPT runs, `"auto"`, `"cascade"` or
+            `"fused"` (see `keras_cmod.layers.DTCWPT2D`).
 
     Input shape:
         `(batch, height, width, 3)`.
@@ -114,9 +117,16 @@ class DTCWPTConv2D(keras.layers.Layer):
         colormix_init=None,
         penalty=None,
         mixing_initializer=None,
+        implementation="auto",
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if implementation not in IMPLEMENTATIONS:
+            raise ValueError(
+                f"implementation must be one of {list(IMPLEMENTATIONS)}. "
+                f"Received: implementation={implementation!r}"
+            )
+        self.implementation = implementation
         sel = get_selection(selection)
         self._selection = sel
         self.selection = selection if isinstance(selection, str) else (
@@ -195,15 +205,23 @@ class DTCWPTConv2D(keras.layers.Layer):
                 name="bias", shape=(self.filters,), initializer="zeros"
             )
         # Fixed parts: the cascade and the bank -> packet combination.
-        self._plan = CascadePlan(
+        self._plan = make_plan(
+            self.implementation,
             1,
             sel.depth,
             self.strides,
             needed_maps(sel.depth, sel.packets, self.output_mode),
         )
-        self._re, self._im = complex_combination(
+        re, im = complex_combination(
             sel.depth, "qshift_a", sel.packets, self._plan
         )
+        # The real parts only read the aa/bb maps (the first block of the
+        # plan's output), the imaginary parts only ab/ba (the second): two
+        # half-size products instead of one with zero rows.
+        self._n_re = int(np.any(re != 0, axis=1).sum())
+        assert not np.any(re[self._n_re:]) and not np.any(im[: self._n_re])
+        self._re = re[: self._n_re]
+        self._im = im[self._n_re:]
         # Per-section masks that spread the (k/g, l) weights block-diagonally.
         self._masks = []
         for k, l_out, g in zip(sel.split_in, sel.split_out, sel.groups):
@@ -226,26 +244,37 @@ class DTCWPTConv2D(keras.layers.Layer):
             col += l_out
         return ops.concatenate(blocks, axis=0)
 
-    def call(self, inputs):
-        dtype = inputs.dtype
+    def transform(self, inputs):
+        """`(Re Z, Im Z)` as two float32 tensors (`Im Z` is `None` in real
+        mode), before any interleaving; the twin stem uses this directly."""
         lum = ops.matmul(ops.cast(inputs, "float32"),
                          ops.cast(self.colormix, "float32")[:, None])
         maps = self._plan.apply(pad_hw(lum, self.padding))
         mix = ops.cast(self.mixing_matrix(), "float32")
-        re = ops.matmul(ops.convert_to_tensor(self._re, "float32"), mix)
-        if self.output_mode == "complex":
-            im = ops.matmul(ops.convert_to_tensor(self._im, "float32"), mix)
-            weight = ops.reshape(ops.stack([re, im], axis=-1),
-                                 (len(self._re), 2 * self.filters))
+        n = self._n_re
+        re_w = ops.matmul(ops.convert_to_tensor(self._re, "float32"), mix)
+        if self.output_mode == "real":
+            re = ops.matmul(maps, re_w)
+            im = None
         else:
-            weight = re
-        out = ops.matmul(maps, weight)  # float32, like the cascade
+            im_w = ops.matmul(ops.convert_to_tensor(self._im, "float32"),
+                              mix)
+            re = ops.matmul(maps[..., :n], re_w)
+            im = ops.matmul(maps[..., n:], im_w)
         if self.use_bias:
             bias = ops.cast(self.bias, "float32")
-            if self.output_mode == "complex":
-                bias = ops.reshape(ops.stack([bias, bias], axis=-1), (-1,))
-            out = out + bias
-        return ops.cast(out, dtype)
+            re = re + bias
+            im = None if im is None else im + bias
+        return re, im
+
+    def call(self, inputs):
+        re, im = self.transform(inputs)
+        if im is None:
+            return ops.cast(re, inputs.dtype)
+        shape = ops.shape(re)
+        out = ops.reshape(ops.stack([re, im], axis=-1),
+                          (shape[0], shape[1], shape[2], 2 * self.filters))
+        return ops.cast(out, inputs.dtype)
 
     def compute_output_shape(self, input_shape):
         h, w = (
@@ -263,7 +292,7 @@ class DTCWPTConv2D(keras.layers.Layer):
         return int(
             3 * input_shape[1] * input_shape[2]
             + self._plan.macs_per_pixel() * h * w
-            + oh * ow * len(self._re) * ch
+            + oh * ow * (len(self._re) + len(self._im)) * self.filters
         )
 
     def get_config(self):
@@ -280,6 +309,7 @@ class DTCWPTConv2D(keras.layers.Layer):
                 "mixing_initializer": keras.initializers.serialize(
                     self.mixing_initializer
                 ),
+                "implementation": self.implementation,
             }
         )
         return config

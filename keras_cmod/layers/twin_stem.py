@@ -285,15 +285,18 @@ class TwinStem(keras.layers.Layer):
 
     def _gabor_real(self, x, ch, cw, training=None):
         """Re Z at stride m, cropped to the free maps (RMax mode)."""
-        g = self.gabor(self._gabor_input(x), training=training)
-        return g[:, ch["gabor"]: ch["gabor"] + ch["t"],
-                 cw["gabor"]: cw["gabor"] + cw["t"], :]
+        g, _ = self.gabor.transform(self._gabor_input(x))
+        g = g[:, ch["gabor"]: ch["gabor"] + ch["t"],
+              cw["gabor"]: cw["gabor"] + cw["t"], :]
+        return ops.cast(g, self.compute_dtype)
 
     def _gabor_modulus(self, x, ch, cw, training=None):
         """|Z| computed directly at stride 2m (CMod mode)."""
         xg = self._gabor_input(x)[:, ch["start"]:, cw["start"]:, :]
-        z = self.gabor(xg, training=training)[:, : ch["t2"], : cw["t2"], :]
-        return modulus(z[..., 0::2], z[..., 1::2], self.epsilon)
+        re, im = self.gabor.transform(xg)
+        re = re[:, : ch["t2"], : cw["t2"], :]
+        im = im[:, : ch["t2"], : cw["t2"], :]
+        return ops.cast(modulus(re, im, self.epsilon), self.compute_dtype)
 
     def call(self, inputs, training=None):
         x = inputs

@@ -23,19 +23,23 @@ def test_matches_reference_forward_vector(data_dir):
     (3, 2, 34, (20, 23)),
     (1, 1, 5, (9, 9)),
 ])
-def test_cascade_equals_dense_equivalent_kernels(depth, stride, pad, shape):
+@pytest.mark.parametrize("implementation", ["cascade", "fused"])
+def test_cascade_equals_dense_equivalent_kernels(depth, stride, pad, shape,
+                                                 implementation):
     rng = np.random.default_rng(depth * 10 + stride)
     x = rng.standard_normal((2, *shape, 1)).astype("float32")
     k = wavelets.dtcwpt_kernels(depth)
     packets = sorted(rng.choice(len(k), 6, replace=False).tolist())
     dense = dtcwpt_dense(x[..., 0].astype(float), k[packets], stride, pad)
     y = np.asarray(layers.DTCWPT2D(depth, stride, packets=packets,
-                                   padding=pad)(x))
+                                   padding=pad,
+                                   implementation=implementation)(x))
     scale = np.abs(dense).max()
     np.testing.assert_allclose(y[..., 0::2], dense.real, atol=2e-6 * scale)
     np.testing.assert_allclose(y[..., 1::2], dense.imag, atol=2e-6 * scale)
     yr = np.asarray(layers.DTCWPT2D(depth, stride, output_mode="real",
-                                    packets=packets, padding=pad)(x))
+                                    packets=packets, padding=pad,
+                                    implementation=implementation)(x))
     np.testing.assert_allclose(yr, dense.real, atol=2e-6 * scale)
 
 
@@ -77,6 +81,7 @@ def test_layer_contract():
     ({"depth": 2, "packets": [40]}, "packets"),
     ({"depth": 2, "wavelet": "qshift_z"}, "qshift_a"),
     ({"depth": 2, "padding": -1}, "padding"),
+    ({"depth": 2, "implementation": "dense"}, "implementation"),
 ])
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -86,3 +91,13 @@ def test_bad_arguments(kwargs, match):
 def test_input_smaller_than_kernel():
     with pytest.raises(ValueError, match="too small"):
         layers.DTCWPT2D(3, 8, padding=0)(np.zeros((1, 30, 30, 1), "float32"))
+
+
+def test_auto_picks_the_cheaper_plan():
+    from keras_cmod.layers.dtcwpt import make_plan, needed_maps
+
+    sel = wavelets.RESNET_PACKETS
+    need = needed_maps(2, sel.packets, "complex")
+    auto = make_plan("auto", 1, 2, 4, need)
+    plans = [make_plan(i, 1, 2, 4, need) for i in ("cascade", "fused")]
+    assert auto.macs_per_pixel() == min(p.macs_per_pixel() for p in plans)
