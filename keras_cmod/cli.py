@@ -18,6 +18,7 @@ _COMMAND_MODULES = [
     "keras_cmod.zoo.cli",
     "keras_cmod.hub.cli",
     "keras_cmod.demo",
+    "keras_cmod.evaluation.cli",
 ]
 
 

@@ -15,7 +15,8 @@ def normalize_pair(value, name):
     ):
         return tuple(value)
     raise ValueError(
-        f"{name} must be an int or a tuple of 2 ints. Received: {name}={value!r}"
+        f"{name} must be an int or a tuple of 2 ints. "
+        f"Received: {name}={value!r}"
     )
 
 

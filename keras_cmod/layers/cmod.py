@@ -7,8 +7,8 @@ from keras_cmod.layers._utils import (
     conv_output_size,
     fresh_initializer,
     modulus,
-    normalize_pair,
     normalize_padding,
+    normalize_pair,
     pad_hw,
 )
 

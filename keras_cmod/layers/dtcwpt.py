@@ -15,7 +15,6 @@ from keras import ops
 from keras_cmod.layers._utils import conv_output_size
 from keras_cmod.wavelets import dtcwpt as wt
 
-
 #: Order of the banks among the final maps: the banks of the real parts
 #: (aa, bb) first, then those of the imaginary parts (ab, ba), so that each
 #: part's maps are one contiguous block.

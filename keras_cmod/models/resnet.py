@@ -3,6 +3,7 @@
 import keras
 
 from keras_cmod.layers import AdaptiveBlurPool2D, BlurPool2D
+from keras_cmod.models.heads import apply_head, check_head_args
 from keras_cmod.models.stems import (
     ANTIALIAS,
     STEMS,
@@ -13,7 +14,6 @@ from keras_cmod.models.stems import (
     torch_default_init,
     torchvision_conv_init,
 )
-from keras_cmod.models.heads import apply_head, check_head_args
 
 #: depth -> (block type, blocks per stage)
 DEPTHS = {

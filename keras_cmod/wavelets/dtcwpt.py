@@ -408,11 +408,11 @@ class PacketSelection:
         self.l1_penalty = tuple(float(v) for v in l1_penalty)
         if sum(self.split_in) != len(self.packets):
             raise ValueError("split_in must add up to the number of packets.")
-        for k, l, g in zip(self.split_in, self.split_out, self.groups):
-            if k % g or l % g:
+        for k, n_out, g in zip(self.split_in, self.split_out, self.groups):
+            if k % g or n_out % g:
                 raise ValueError(
                     f"Sections must split evenly into groups. Received: "
-                    f"split_in={k}, split_out={l}, groups={g}"
+                    f"split_in={k}, split_out={n_out}, groups={g}"
                 )
 
     @property
@@ -424,13 +424,13 @@ class PacketSelection:
         """Bool mask `(len(packets), filters)` of the allowed connections."""
         mask = np.zeros((len(self.packets), self.filters), dtype=bool)
         i0 = o0 = 0
-        for k, l, g in zip(self.split_in, self.split_out, self.groups):
+        for k, n_out, g in zip(self.split_in, self.split_out, self.groups):
             for gi in range(g):
-                ki, li = k // g, l // g
+                ki, li = k // g, n_out // g
                 mask[i0 + gi * ki: i0 + (gi + 1) * ki,
                      o0 + gi * li: o0 + (gi + 1) * li] = True
             i0 += k
-            o0 += l
+            o0 += n_out
         return mask
 
     def to_config(self):

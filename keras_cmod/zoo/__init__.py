@@ -19,6 +19,7 @@ from keras_cmod.zoo.factory import (
     features_model,
     load_local_weights,
 )
+from keras_cmod.zoo.presets import read_published, reload_published
 from keras_cmod.zoo.registry import (
     PretrainedCfg,
     get_cfg,
@@ -34,7 +35,9 @@ __all__ = [
     "is_model",
     "list_models",
     "load",
+    "read_published",
     "register",
+    "reload_published",
 ]
 
 

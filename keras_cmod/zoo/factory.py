@@ -5,7 +5,6 @@ import os
 import keras
 
 from keras_cmod.models import AlexNet, ResNet
-from keras_cmod.zoo import registry
 
 HUB_PREFIXES = ("hf-hub:", "hf://", "local-dir:")
 

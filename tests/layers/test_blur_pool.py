@@ -1,10 +1,9 @@
 import numpy as np
 import pytest
-
-from keras_cmod import layers, wavelets
+from np_reference import correlate2d
 from testing import run_layer_test
 
-from np_reference import correlate2d
+from keras_cmod import layers, wavelets
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 4, 5, 7])

@@ -1,10 +1,9 @@
 import numpy as np
 import pytest
-
-from keras_cmod import layers
+from np_reference import conv2d_nhwc
 from testing import run_layer_test
 
-from np_reference import conv2d_nhwc
+from keras_cmod import layers
 
 
 def test_forward_matches_numpy():

@@ -1,10 +1,9 @@
 import numpy as np
 import pytest
-
-from keras_cmod import layers, wavelets
+from np_reference import dtcwpt_dense
 from testing import run_layer_test
 
-from np_reference import dtcwpt_dense
+from keras_cmod import layers, wavelets
 
 
 def test_matches_reference_forward_vector(data_dir):

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
+from testing import run_layer_test
 
 from keras_cmod import layers
-from testing import run_layer_test
 
 
 def test_modulus_batch_norm_training_and_inference():

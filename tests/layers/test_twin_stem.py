@@ -1,10 +1,9 @@
 import numpy as np
 import pytest
-
-from keras_cmod import layers, wavelets
+from np_reference import center_crop, conv2d_nhwc, dtcwpt_dense, max_pool
 from testing import run_layer_test, run_model_saving_test
 
-from np_reference import center_crop, conv2d_nhwc, dtcwpt_dense, max_pool
+from keras_cmod import layers, wavelets
 
 
 def _randomize(stem, seed=0):

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
+from testing import run_model_saving_test
 
 from keras_cmod import models, zoo
-from testing import run_model_saving_test
 
 
 def trainable(model):
