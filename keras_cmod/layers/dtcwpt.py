@@ -233,18 +233,47 @@ def make_plan(implementation, n_channels, depth, stride, needed,
     return min(plans, key=lambda plan: plan.macs_per_pixel())
 
 
+_UNEQUAL_STRIDES = {}
+
+
+def unequal_strides_supported():
+    """Whether this backend runs depthwise convolutions with `(s, 1)`
+    strides (JAX always; TensorFlow only through oneDNN on CPU).
+
+    Probed once, eagerly, on a tiny input; a probe that cannot run eagerly
+    (first use inside a traced function) answers no, which only costs
+    speed.
+    """
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        return True
+    if backend not in _UNEQUAL_STRIDES:
+        try:
+            y = ops.depthwise_conv(
+                np.ones((1, 4, 4, 1), "float32"),
+                np.ones((2, 1, 1, 1), "float32"), strides=(2, 1),
+                padding="valid",
+            )
+            ok = ops.convert_to_numpy(y).shape == (1, 2, 4, 1)
+        except Exception:  # the op's own check, or not eager
+            ok = False
+        _UNEQUAL_STRIDES[backend] = ok
+    return _UNEQUAL_STRIDES[backend]
+
+
 def depthwise_conv_1d(x, kernel, axis, stride, dilation):
     """Depthwise 1-D cross-correlation of an NHWC tensor along `axis`.
 
-    `kernel` has shape `(taps, channels, multiplier)`. On the JAX backend
-    this is one depthwise convolution with unequal strides. TensorFlow's
-    depthwise kernels (GPU, and CPU without oneDNN) only accept equal
-    strides, so there the other spatial axis is folded into the batch: the
-    horizontal pass reshapes `(B, H, W, C)` to `(B*H, 1, W, C)` (free), the
-    vertical pass transposes first.
+    `kernel` has shape `(taps, channels, multiplier)`. Where the backend
+    supports it (JAX; TensorFlow with oneDNN on CPU) this is one depthwise
+    convolution with unequal strides. TensorFlow's own depthwise kernels
+    (GPU, CPU without oneDNN) only accept equal strides: there the other
+    spatial axis is folded into the batch, `(B, H, W, C)` -> `(B*H, 1, W,
+    C)` for the horizontal pass (free) and the same after a transpose for
+    the vertical pass.
     """
     k = ops.convert_to_tensor(kernel, x.dtype)
-    if keras.backend.backend() != "tensorflow":
+    if unequal_strides_supported():
         if axis == 1:
             return ops.depthwise_conv(
                 x, k[:, None], strides=(stride, 1), padding="valid",
