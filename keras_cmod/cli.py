@@ -19,6 +19,7 @@ _COMMAND_MODULES = [
     "keras_cmod.hub.cli",
     "keras_cmod.demo",
     "keras_cmod.evaluation.cli",
+    "keras_cmod.benchmarks.cli",
 ]
 
 

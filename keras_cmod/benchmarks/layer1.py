@@ -20,7 +20,6 @@ from keras_cmod.layers import (
     ModulusBatchNorm,
     TwinStem,
 )
-from keras_cmod.layers._utils import modulus
 from keras_cmod.models import apply_stem
 
 SETTINGS = {
