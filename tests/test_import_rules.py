@@ -1,0 +1,74 @@
+"""The dependency direction of the package, enforced on the source.
+
+wavelets (numpy) -> layers (keras.ops) -> models (keras) -> zoo -> ...;
+TensorFlow only in data/ and training/ at module level (lazily, inside
+functions, in the tools that measure TensorFlow itself).
+"""
+
+import ast
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1] / "keras_cmod"
+
+
+def imports(path, top_level_only=False):
+    tree = ast.parse(path.read_text())
+    nodes = tree.body if top_level_only else ast.walk(tree)
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            yield from (a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            yield node.module or ""
+
+
+def files(package):
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+@pytest.mark.parametrize("package,allowed", [
+    ("wavelets", {"numpy", "math", "importlib", "keras_cmod.wavelets"}),
+    ("layers", {"keras", "numpy", "keras_cmod.wavelets",
+                "keras_cmod.layers"}),
+    ("models", {"keras", "numpy", "keras_cmod.layers", "keras_cmod.models"}),
+])
+def test_core_imports_only_what_it_may(package, allowed):
+    for path in files(package):
+        for name in imports(path):
+            ok = any(name == a or name.startswith(a + ".") for a in allowed)
+            assert ok, f"{path.relative_to(ROOT)} imports {name}"
+
+
+@pytest.mark.parametrize("package", ["zoo", "hub", "evaluation", "convert",
+                                     "benchmarks"])
+def test_no_module_level_tensorflow_outside_data_and_training(package):
+    for path in files(package):
+        for name in imports(path, top_level_only=True):
+            top = name.split(".")[0]
+            assert top not in {"tensorflow", "tensorflow_datasets"}, (
+                f"{path.relative_to(ROOT)} imports {name} at module level")
+
+
+def test_models_never_import_the_zoo():
+    for package in ("layers", "models", "wavelets"):
+        for path in files(package):
+            for name in imports(path):
+                assert not name.startswith(("keras_cmod.zoo",
+                                            "keras_cmod.hub",
+                                            "keras_cmod.data",
+                                            "keras_cmod.training"))
+
+
+def test_import_keras_cmod_is_light():
+    # (Keras itself already imports huggingface_hub and matplotlib stubs.)
+    code = ("import sys, keras_cmod; "
+            "print(any(m.startswith(('tensorflow_datasets', "
+            "'keras_cmod.data', 'keras_cmod.training', 'keras_cmod.hub')) "
+            "for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "False"
