@@ -20,6 +20,7 @@ _COMMAND_MODULES = [
     "keras_cmod.demo",
     "keras_cmod.evaluation.cli",
     "keras_cmod.benchmarks.cli",
+    "keras_cmod.convert.cli",
 ]
 
 

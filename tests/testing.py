@@ -118,8 +118,14 @@ def _gradients(layer, x):
         values = [v.value for v in layer.trainable_variables]
         ntv = [v.value for v in layer.non_trainable_variables]
 
+        import inspect
+
+        kwargs = {}
+        if "training" in inspect.signature(layer.call).parameters:
+            kwargs["training"] = True
+
         def f(tv):
-            y, _ = layer.stateless_call(tv, ntv, x, training=True)
+            y, _ = layer.stateless_call(tv, ntv, x, **kwargs)
             return jax.numpy.sum(y**2)
 
         return [np.asarray(g) for g in jax.grad(f)(values)]
@@ -137,3 +143,30 @@ def run_model_saving_test(model, input_data, atol=1e-6):
     actual = ops.convert_to_numpy(revived(input_data, training=False))
     np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=atol)
     return revived
+
+
+def input_gradient(layer, x):
+    """Gradient of `sum(layer(x))` with respect to `x` (any backend)."""
+    backend = keras.backend.backend()
+    x = np.asarray(x, "float32")
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        xt = tf.convert_to_tensor(x)
+        with tf.GradientTape() as tape:
+            tape.watch(xt)
+            y = tf.reduce_sum(layer(xt))
+        return np.asarray(tape.gradient(y, xt))
+    if backend == "jax":
+        import jax
+
+        layer(x)  # build
+        tv = [v.value for v in layer.trainable_variables]
+        ntv = [v.value for v in layer.non_trainable_variables]
+
+        def f(inp):
+            y, _ = layer.stateless_call(tv, ntv, inp)
+            return jax.numpy.sum(y)
+
+        return np.asarray(jax.grad(f)(x))
+    raise NotImplementedError(backend)  # pragma: no cover

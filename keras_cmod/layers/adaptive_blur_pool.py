@@ -15,7 +15,8 @@ class AdaptiveBlurPool2D(keras.layers.Layer):
     (the softmax over the `k^2` taps of a group makes the kernel positive
     and normalised). Each channel of group `g` is then filtered with the
     kernel of that group, `y_c = sum_t sigma_{g,t} x_pad(. + t)`, and the
-    result is subsampled by `strides`. Input padding is reflect (symmetric
+    result is subsampled by `strides` (see `softmax` for how the predicted
+    kernels are normalised). Input padding is reflect (symmetric
     on maps smaller than the padding). Channel `g * k^2 + t` of the
     predicted map is tap `t = k * di + dj` of group `g`; group `g` holds the
     contiguous channels `[g * C/G, (g + 1) * C/G)`.
@@ -27,6 +28,13 @@ class AdaptiveBlurPool2D(keras.layers.Layer):
         strides: int, subsampling factor. Defaults to `2`.
         momentum: float, moving-average momentum of the batch norm (Keras
             convention). Defaults to `0.9` (PyTorch's 0.1).
+        softmax: `"group"` (each group's `k^2` taps sum to 1, as Zou et
+            al.'s paper describes: a constant map stays constant) or
+            `"joint"` (one softmax over all `G k^2` predicted channels, as
+            Zou et al.'s released code does, `nn.Softmax(dim=1)`: the models
+            of the paper were trained that way, so keras-cmod's zoo uses
+            it and their PyTorch checkpoints import with identical outputs).
+            Defaults to `"group"`.
         epsilon: float, batch-norm epsilon. Defaults to `1e-5`.
         kernel_initializer: initializer of the prediction convolution.
 
@@ -54,9 +62,16 @@ class AdaptiveBlurPool2D(keras.layers.Layer):
         momentum=0.9,
         epsilon=1e-5,
         kernel_initializer="he_normal",
+        softmax="group",
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if softmax not in ("group", "joint"):
+            raise ValueError(
+                "softmax must be 'group' or 'joint'. "
+                f"Received: softmax={softmax!r}"
+            )
+        self.softmax = softmax
         for name, v in (("groups", groups), ("filter_size", filter_size),
                         ("strides", strides)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -110,10 +125,11 @@ class AdaptiveBlurPool2D(keras.layers.Layer):
         # Only the kept positions are filtered.
         logits = logits[:, ::s, ::s, :]
         shape = ops.shape(logits)
-        sigma = ops.softmax(
-            ops.reshape(logits, (shape[0], shape[1], shape[2], g, k * k)),
-            axis=-1,
-        )
+        if self.softmax == "joint":
+            logits = ops.softmax(logits, axis=-1)
+        sigma = ops.reshape(logits, (shape[0], shape[1], shape[2], g, k * k))
+        if self.softmax == "group":
+            sigma = ops.softmax(sigma, axis=-1)
         c = inputs.shape[-1]
         out = None
         for di in range(k):
@@ -151,6 +167,7 @@ class AdaptiveBlurPool2D(keras.layers.Layer):
                 "kernel_initializer": keras.initializers.serialize(
                     self.kernel_initializer
                 ),
+                "softmax": self.softmax,
             }
         )
         return config

@@ -225,6 +225,7 @@ class TwinStem(keras.layers.Layer):
                     filter_size=3,
                     momentum=self.bn_momentum,
                     epsilon=self.bn_epsilon,
+                    softmax="joint",
                     name="adaptive_blur",
                     dtype=policy,
                 )

@@ -40,7 +40,8 @@ def _downsample(x, antialias, blur_size, name):
     if antialias == "blurpool":
         return BlurPool2D(blur_size, strides=2, name=name)(x)
     return AdaptiveBlurPool2D(groups=8, filter_size=3, strides=2,
-                              momentum=0.9, epsilon=1e-5, name=name)(x)
+                              momentum=0.9, epsilon=1e-5, softmax="joint",
+                              name=name)(x)
 
 
 def _shortcut(x, filters, stride, antialias, blur_size, name):

@@ -48,7 +48,7 @@ def antialias_pool(x, antialias, blur_size, groups, name):
         return BlurPool2D(blur_size, strides=2, name=name)(x)
     return AdaptiveBlurPool2D(
         groups=groups, filter_size=3, strides=2, momentum=0.9,
-        epsilon=1e-5, name=name,
+        epsilon=1e-5, softmax="joint", name=name,
     )(x)
 
 

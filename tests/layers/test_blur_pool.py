@@ -53,9 +53,14 @@ def _pasa_reference(x, layer):
     gamma, beta, mean, var = (np.asarray(v) for v in layer.bn.weights)
     logits = (logits - mean) / np.sqrt(var + layer.epsilon) * gamma + beta
     b, h, wd, _ = logits.shape
-    sig = logits.reshape(b, h, wd, g, k * k)
-    sig = np.exp(sig - sig.max(-1, keepdims=True))
-    sig /= sig.sum(-1, keepdims=True)
+    if layer.softmax == "joint":
+        logits = np.exp(logits - logits.max(-1, keepdims=True))
+        sig = (logits / logits.sum(-1, keepdims=True)).reshape(
+            b, h, wd, g, k * k)
+    else:
+        sig = logits.reshape(b, h, wd, g, k * k)
+        sig = np.exp(sig - sig.max(-1, keepdims=True))
+        sig /= sig.sum(-1, keepdims=True)
     c = x.shape[-1]
     out = np.zeros_like(x)
     for ch in range(c):
@@ -66,10 +71,11 @@ def _pasa_reference(x, layer):
     return out[:, ::s, ::s]
 
 
-def test_adaptive_blur_pool_matches_numpy():
+@pytest.mark.parametrize("softmax", ["group", "joint"])
+def test_adaptive_blur_pool_matches_numpy(softmax):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 9, 8, 8)).astype("float32")
-    layer = layers.AdaptiveBlurPool2D(groups=2)
+    layer = layers.AdaptiveBlurPool2D(groups=2, softmax=softmax)
     layer.build(x.shape)
     for v in layer.bn.weights:
         v.assign(rng.uniform(0.5, 1.5, v.shape).astype("float32"))
@@ -99,6 +105,19 @@ def test_adaptive_blur_pool_bad_groups():
         layers.AdaptiveBlurPool2D(groups=3)(np.zeros((1, 4, 4, 8), "f4"))
     with pytest.raises(ValueError, match="odd"):
         layers.AdaptiveBlurPool2D(filter_size=2)
+    with pytest.raises(ValueError, match="softmax"):
+        layers.AdaptiveBlurPool2D(softmax="taps")
+
+
+def test_zoo_zou_models_use_the_reference_joint_softmax():
+    from keras_cmod import zoo
+
+    model = zoo.create_model("resnet18_ablurpool_cmod",
+                             input_shape=(64, 64, 3))
+    pools = [layer for layer in model.layers
+             if isinstance(layer, layers.AdaptiveBlurPool2D)]
+    pools.append(model.get_layer("stem").pool_layers[-1])
+    assert pools and all(p.softmax == "joint" for p in pools)
 
 
 @pytest.mark.parametrize("n_in,n_out", [(6, 6), (13, 6), (1, 6), (4, 6),

@@ -35,15 +35,13 @@ def test_layer_contract():
 
 
 def test_gradient_finite_at_zero_input():
-    import tensorflow as tf
+    from testing import _gradients, input_gradient
 
     layer = layers.CModConv2D(4, 3)
-    x = tf.zeros((1, 6, 6, 2))
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        y = tf.reduce_sum(layer(x))
-    gx, gk = tape.gradient(y, [x, layer.real_kernel])
-    assert np.isfinite(gx.numpy()).all() and np.isfinite(gk.numpy()).all()
+    x = np.zeros((1, 6, 6, 2), "float32")
+    gx = input_gradient(layer, x)
+    gk = _gradients(layer, x)
+    assert np.isfinite(gx).all() and all(np.isfinite(g).all() for g in gk)
 
 
 def test_no_overflow_under_float16():
