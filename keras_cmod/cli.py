@@ -21,6 +21,7 @@ _COMMAND_MODULES = [
     "keras_cmod.evaluation.cli",
     "keras_cmod.benchmarks.cli",
     "keras_cmod.convert.cli",
+    "keras_cmod.training.cli",
 ]
 
 

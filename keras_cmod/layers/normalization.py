@@ -15,7 +15,9 @@ class ModulusBatchNorm(keras.layers.Layer):
     the real part (paper, Props. 1-2). A moving second moment
     (`moving_energy`, initialised to 1) is updated during training as
     `moving = momentum * moving + (1 - momentum) * E[x^2]` and used at
-    inference. Computed in float32 under mixed precision.
+    inference; a frozen layer (`trainable=False`) always runs in inference
+    mode, as Keras' `BatchNormalization`. Computed in float32 under mixed
+    precision.
 
     Args:
         momentum: float, moving-average momentum (Keras convention; 0.9
@@ -72,7 +74,7 @@ class ModulusBatchNorm(keras.layers.Layer):
     def call(self, inputs, training=None):
         dtype = inputs.dtype
         x = ops.cast(inputs, "float32")
-        if training:
+        if training and self.trainable:  # frozen: inference mode, as BN
             energy = ops.mean(ops.square(x), axis=(0, 1, 2))
             self.moving_energy.assign(
                 self.momentum * self.moving_energy

@@ -126,7 +126,7 @@ FULL_SIZE = [
                                 "antialias": "blurpool"}),
     ("resnet34_ablurpool_cmod", {"depth": 34, "stem": "cmod",
                                  "antialias": "adaptive_blurpool",
-                                 "joint_softmax": False}),
+                                 "joint_softmax": True}),
     ("resnet101_twin", {"depth": 101, "stem": "twin"}),
     ("alexnet_cmod", {"stem": "cmod"}),
     ("alexnet_blurpool_twin", {"stem": "twin", "antialias": "blurpool"}),

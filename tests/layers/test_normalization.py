@@ -25,6 +25,16 @@ def test_modulus_batch_norm_training_and_inference():
     np.testing.assert_allclose(y_inf, ref_inf, rtol=1e-5)
 
 
+def test_frozen_modulus_batch_norm_uses_moving_energy():
+    x = np.full((2, 3, 3, 2), 4.0, "float32")
+    bn = layers.ModulusBatchNorm()
+    bn.build(x.shape)
+    bn.trainable = False
+    y = np.asarray(bn(x, training=True))
+    np.testing.assert_allclose(np.asarray(bn.moving_energy), 1.0)
+    np.testing.assert_allclose(y, 4.0 / np.sqrt(0.5 + 1e-5), rtol=1e-5)
+
+
 def test_modulus_batch_norm_contract():
     run_layer_test(
         layers.ModulusBatchNorm, {},

@@ -1,0 +1,842 @@
+"""The training loop: one custom loop for every `tf.distribute` strategy.
+
+`train(config, output_dir)` runs (or resumes) a run described by a
+`TrainConfig`. The loop is written once, with public TensorFlow APIs
+(`strategy.distribute_datasets_from_function`, `strategy.run`,
+`tf.nn.compute_average_loss`, `strategy.reduce`) inside a `tf.function`,
+and is the same for one device, `MirroredStrategy`,
+`MultiWorkerMirroredStrategy` and `TPUStrategy`. Keras' `model.fit` is not
+used because it is broken under `MultiWorkerMirroredStrategy` in Keras 3
+(keras-team/keras#20585); one loop for all strategies means the
+single-device tests also test the multi-worker code.
+
+One optimizer step (`grad_accum_steps` passes of `batch_size` examples):
+
+1. each replica computes `loss = sum(CE) / (batch_size * accum) +
+   sum(model.losses) / (replicas * accum)` for each pass (the packet
+   penalty of the AlexNet twins lives in `model.losses`), scaled by the
+   loss scale under float16, and sums the gradients of the passes;
+2. `optimizer.apply_gradients` all-reduces (sums) the gradients over the
+   replicas, unscales them, and `TorchSGD` adds the coupled L2 term
+   `weight_decay * w` and applies PyTorch's momentum update.
+
+Outputs in `output_dir` (chief only; other workers write to a temporary
+folder that is deleted): `config.json` (the `TrainConfig`), `run.json`
+(resolved facts: strategy, replicas, batch split, steps, versions),
+`checkpoints/` (atomic, every epoch and every `checkpoint_every_steps`),
+`log.csv`, `logs/` (TensorBoard), and at the end `model.keras`,
+`model.weights.h5` and `metrics.json`.
+
+Running the same command again resumes from the latest checkpoint: model
+and optimizer variables (momentum, iteration count, loss scale), dropout
+seed states, epoch and step counters; the input pipeline of the
+interrupted epoch is rebuilt with the same seed and skips the batches
+already consumed. With `deterministic=True` a resumed run ends with
+exactly the weights of an uninterrupted one.
+
+Distributed notes:
+
+- Batch-norm statistics are computed per replica over its slice of the
+  global batch, as in the reference (PyTorch DDP without SyncBatchNorm).
+  Models without batch norm give the same update on any number of
+  replicas (tested to float32 round-off).
+- Under float16 the replicas agree on skipping a step with non-finite
+  gradients before `LossScaleOptimizer` decides (it looks at local
+  gradients only), so they never diverge.
+- Multi-worker: start the same command on every worker with its
+  `TF_CONFIG` (scripts/launch_multi_worker.sh). `--output` must be on a
+  filesystem shared by the workers, since every worker resumes from the
+  chief's checkpoint. Prepare TFDS datasets beforehand (one process), not
+  concurrently from several workers.
+"""
+
+import csv
+import io
+import json
+import logging
+import math
+import os
+import platform
+import shutil
+import statistics
+import tempfile
+import time
+
+import keras
+import tensorflow as tf
+
+from keras_cmod import zoo
+from keras_cmod.data import list_image_folder, resolve_data_config
+from keras_cmod.training import checkpoint as ckpt
+from keras_cmod.training import inputs
+from keras_cmod.training import strategy as strategy_lib
+from keras_cmod.training.config import RESUMABLE_CHANGES, TrainConfig
+from keras_cmod.training.optimizers import StepLR, TorchSGD
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["freeze_backbone", "train"]
+
+# `summary_pb2.DATA_CLASS_SCALAR` (tensorflow/core/framework/summary.proto).
+_DATA_CLASS_SCALAR = 1
+
+CSV_FIELDS = (
+    "epoch", "global_step", "learning_rate", "loss", "accuracy",
+    "val_loss", "val_accuracy", "images_per_sec", "epoch_seconds",
+)
+
+
+def freeze_backbone(model, head=("predictions",)):
+    """Freezes every layer except the classifier, for fine-tuning.
+
+    Frozen Keras `BatchNormalization` layers also stop updating their
+    statistics (they run in inference mode).
+
+    Args:
+        model: a Keras model (e.g. from `keras_cmod.zoo.load`).
+        head: name or names of the layers kept trainable.
+
+    Returns:
+        The model (modified in place).
+
+    Raises:
+        ValueError: if the model has none of the `head` layers.
+
+    Example:
+    >>> model = keras_cmod.zoo.create_model(
+    ...     "resnet18", num_classes=3, input_shape=(32, 32, 3))
+    >>> model = keras_cmod.training.freeze_backbone(model)
+    >>> [v.path for v in model.trainable_variables]
+    ['predictions/kernel', 'predictions/bias']
+    """
+    heads = (head,) if isinstance(head, str) else tuple(head)
+    names = [layer.name for layer in model.layers]
+    if not any(h in names for h in heads):
+        raise ValueError(
+            f"The model has no layer named {list(heads)} to keep trainable "
+            f"(its last layers: {names[-3:]}). Pass `head=`."
+        )
+    for layer in model.layers:
+        layer.trainable = layer.name in heads
+    return model
+
+
+# ----------------------------------------------------------- pre-flight
+def _check_writable(directory):
+    try:
+        os.makedirs(directory, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=directory, prefix=".probe-",
+                                            delete=True)
+        probe.close()
+    except OSError as err:
+        raise ValueError(
+            f"The output directory {directory!r} is not writable: "
+            f"{err.strerror or err}."
+        ) from None
+
+
+def _dataset_classes(cfg):
+    if cfg.dataset == "cifar10":
+        return 10
+    if cfg.dataset == "imagenet2012":
+        return 1000
+    if cfg.folder is not None:
+        _, _, classes = list_image_folder(cfg.folder, "header")
+        if cfg.val_split:
+            _, _, val_classes = list_image_folder(cfg.val_split, "header")
+            if val_classes != classes:
+                raise ValueError(
+                    f"The validation folder {cfg.val_split!r} has classes "
+                    f"{val_classes[:5]}..., the training folder "
+                    f"{classes[:5]}...: they must be the same."
+                )
+        return len(classes)
+    return None
+
+
+def _preflight(cfg, model_fn):
+    """Checks that need no TensorFlow op; returns resolved facts."""
+    registry_cfg = None
+    if model_fn is None:
+        registry_cfg = zoo.get_pretrained_cfg(cfg.model)  # unknown name
+        if cfg.pretrained and not registry_cfg.has_weights:
+            raise ValueError(
+                f"pretrained=True but no weights are published for "
+                f"{registry_cfg.name!r}; pass weights=PATH to start from a "
+                "local checkpoint instead."
+            )
+    if model_fn is not None and (cfg.weights or cfg.pretrained):
+        raise ValueError(
+            "weights / pretrained start from a registry model; they cannot "
+            "be combined with a custom model_fn (load the weights in it)."
+        )
+    if cfg.weights is not None and not os.path.exists(cfg.weights):
+        raise FileNotFoundError(
+            f"No weights at {cfg.weights!r}. Expected a .weights.h5 file, a "
+            ".keras file or a model directory."
+        )
+    data_classes = _dataset_classes(cfg)
+    num_classes = cfg.num_classes or data_classes
+    if num_classes is None:
+        num_classes = registry_cfg.num_classes if registry_cfg else 10
+    if data_classes and num_classes < data_classes:
+        raise ValueError(
+            f"num_classes={num_classes} is smaller than the {data_classes} "
+            f"classes of dataset {cfg.dataset!r}."
+        )
+    if cfg.input_size is not None:
+        input_shape = (*cfg.input_size, 3)
+    elif registry_cfg is not None:
+        input_shape = tuple(registry_cfg.input_size)
+    else:
+        input_shape = None
+    return registry_cfg, num_classes, input_shape
+
+
+def _check_resume_config(cfg, path):
+    if not os.path.exists(path):
+        return
+    try:
+        saved = TrainConfig.load(path)
+    except ValueError as err:
+        raise ValueError(
+            f"{path} exists but is not a training config ({err}). Use a new "
+            "output directory."
+        ) from None
+    diffs = [d for d in saved.differences(cfg) if d not in RESUMABLE_CHANGES]
+    if diffs:
+        details = ", ".join(
+            f"{d}: {getattr(saved, d)!r} -> {getattr(cfg, d)!r}"
+            for d in diffs
+        )
+        raise ValueError(
+            f"The output directory {os.path.dirname(path)!r} holds a run with "
+            f"a different config ({details}). Resume it with the same "
+            "settings, or use a new --output directory."
+        )
+
+
+# --------------------------------------------------------------- model
+def _build_model(cfg, model_fn, num_classes, input_shape):
+    kwargs = dict(cfg.model_kwargs)
+    kwargs["num_classes"] = num_classes
+    if input_shape is not None:
+        kwargs["input_shape"] = input_shape
+    if model_fn is not None:
+        return model_fn(cfg.model, **kwargs)
+    if cfg.weights or cfg.pretrained:
+        return zoo.load(cfg.model, pretrained=True, weights=cfg.weights,
+                        **kwargs)
+    return zoo.create_model(cfg.model, **kwargs)
+
+
+def _cross_entropy(labels, logits):
+    """Per-example CE from logits (deterministic on every device)."""
+    log_probs = tf.nn.log_softmax(logits, axis=-1)
+    one_hot = tf.one_hot(labels, tf.shape(logits)[-1], dtype=log_probs.dtype)
+    return -tf.reduce_sum(one_hot * log_probs, axis=-1)
+
+
+def _make_train_step(model, optimizer, strategy, global_batch, accum,
+                     loss_scaling):
+    tvars = model.trainable_variables
+    replicas = strategy.num_replicas_in_sync
+
+    def replica_fn(batches):
+        grads = None
+        ce_sum = tf.constant(0.0)
+        correct = tf.constant(0.0)
+        for x, y in batches:
+            with tf.GradientTape() as tape:
+                logits = tf.cast(model(x, training=True), tf.float32)
+                per_example = _cross_entropy(y, logits)
+                loss = tf.nn.compute_average_loss(
+                    per_example, global_batch_size=global_batch * accum
+                )
+                if model.losses:
+                    reg = tf.add_n([tf.cast(v, tf.float32)
+                                    for v in model.losses])
+                    loss += reg / (replicas * accum)
+                scaled = optimizer.scale_loss(loss) if loss_scaling else loss
+            g = tape.gradient(
+                scaled, tvars,
+                unconnected_gradients=tf.UnconnectedGradients.ZERO,
+            )
+            grads = g if grads is None else [a + b for a, b in zip(grads, g)]
+            ce_sum += tf.reduce_sum(per_example)
+            pred = tf.argmax(logits, axis=-1, output_type=tf.int32)
+            correct += tf.reduce_sum(
+                tf.cast(tf.equal(pred, tf.cast(y, tf.int32)), tf.float32)
+            )
+        if loss_scaling and replicas > 1:
+            # LossScaleOptimizer decides from the *local* gradients whether
+            # to skip the step; agree on it first, or replicas diverge.
+            finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g))
+                                    for g in grads])
+            ctx = tf.distribute.get_replica_context()
+            all_finite = ctx.all_reduce(
+                tf.distribute.ReduceOp.SUM, tf.cast(finite, tf.float32)
+            )
+            poison = tf.where(all_finite < replicas, float("nan"), 0.0)
+            grads = [g + tf.cast(poison, g.dtype) for g in grads]
+        optimizer.apply_gradients(zip(grads, tvars))
+        reg_value = (tf.add_n([tf.cast(v, tf.float32) for v in model.losses])
+                     if model.losses else tf.constant(0.0))
+        return ce_sum, correct, reg_value
+
+    @tf.function
+    def train_step(iterator):
+        batches = tuple(next(iterator) for _ in range(accum))
+        ce_sum, correct, reg = strategy.run(replica_fn, args=(batches,))
+        sum_ = tf.distribute.ReduceOp.SUM
+        return (
+            strategy.reduce(sum_, ce_sum, axis=None),
+            strategy.reduce(sum_, correct, axis=None),
+            strategy.reduce(tf.distribute.ReduceOp.MEAN, reg, axis=None),
+        )
+
+    return train_step
+
+
+def _make_eval_step(model, strategy):
+    def replica_fn(x, y):
+        logits = tf.cast(model(x, training=False), tf.float32)
+        y = tf.cast(y, tf.int32)
+        valid = y >= 0
+        safe = tf.maximum(y, 0)
+        mask = tf.cast(valid, tf.float32)
+        ce = tf.reduce_sum(_cross_entropy(safe, logits) * mask)
+        pred = tf.argmax(logits, axis=-1, output_type=tf.int32)
+        correct = tf.reduce_sum(
+            tf.cast(tf.logical_and(tf.equal(pred, safe), valid), tf.float32)
+        )
+        return ce, correct, tf.reduce_sum(mask)
+
+    @tf.function
+    def eval_step(iterator):
+        x, y = next(iterator)
+        out = strategy.run(replica_fn, args=(x, y))
+        return tuple(strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+                     for v in out)
+
+    return eval_step
+
+
+def _check_same_everywhere(strategy, value, what):
+    """Multi-worker: refuse to go on if workers disagree on `value`."""
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return
+    @tf.function
+    def total_fn(x):
+        return strategy.reduce(tf.distribute.ReduceOp.SUM,
+                               strategy.run(lambda: tf.identity(x)),
+                               axis=None)
+
+    total = total_fn(tf.constant(float(value)))
+    if float(total) != float(value) * strategy.num_replicas_in_sync:
+        raise RuntimeError(
+            f"The workers disagree on the {what} ({value} here): they must "
+            "all read the chief's checkpoints, so --output must be on a "
+            "filesystem shared by every worker."
+        )
+
+
+# ------------------------------------------------------------- logging
+def _summary_scalar(name, value):
+    """`tf.summary.scalar` without needing the `tensorboard` package.
+
+    Writes the same event as TensorBoard's scalar summary (plugin
+    "scalars", data class scalar), through the core `tf.summary.write`.
+    """
+    metadata = tf.compat.v1.SummaryMetadata()
+    metadata.plugin_data.plugin_name = "scalars"
+    metadata.data_class = _DATA_CLASS_SCALAR
+    tf.summary.write(name, tf.constant(float(value), tf.float32),
+                     metadata=metadata)
+
+
+class _RunLog:
+    """CSV + TensorBoard + progress bar (chief only; no-ops elsewhere)."""
+
+    def __init__(self, directory, enabled, verbose, resume_epoch):
+        self.enabled = enabled
+        self.verbose = verbose
+        self.csv_path = os.path.join(directory, "log.csv")
+        self.rows = []
+        self.writers = {}
+        if not enabled:
+            return
+        if os.path.exists(self.csv_path):
+            with open(self.csv_path, newline="") as f:
+                self.rows = [_parse_row(r) for r in csv.DictReader(f)
+                             if int(r["epoch"]) <= resume_epoch]
+            self._write_csv()
+        logs = os.path.join(directory, "logs")
+        self.writers = {
+            "train": tf.summary.create_file_writer(os.path.join(logs,
+                                                                "train")),
+            "validation": tf.summary.create_file_writer(
+                os.path.join(logs, "validation")),
+        }
+
+    def _write_csv(self):
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        for row in self.rows:
+            writer.writerow({k: row.get(k, "") for k in CSV_FIELDS})
+        ckpt.atomic_write_bytes(self.csv_path, buf.getvalue().encode())
+
+    def scalars(self, kind, step, values):
+        if not self.enabled:
+            return
+        with self.writers[kind].as_default(step=step):
+            for name, value in values.items():
+                if value not in (None, ""):
+                    _summary_scalar(name, value)
+        self.writers[kind].flush()
+
+    def epoch(self, row):
+        if not self.enabled:
+            return
+        self.rows.append(row)
+        self._write_csv()
+        step = row["global_step"]
+        self.scalars("train", step, {
+            "epoch_loss": row["loss"], "epoch_accuracy": row["accuracy"],
+            "learning_rate": row["learning_rate"],
+            "images_per_sec": row["images_per_sec"],
+        })
+        if row["val_loss"] != "":
+            self.scalars("validation", step, {
+                "epoch_loss": row["val_loss"],
+                "epoch_accuracy": row["val_accuracy"],
+            })
+
+    def progbar(self, target):
+        return keras.utils.Progbar(
+            target, verbose=1 if (self.enabled and self.verbose) else 0,
+            stateful_metrics=["loss", "accuracy", "img/s", "lr"],
+            unit_name="step",
+        )
+
+    def close(self):
+        for w in self.writers.values():
+            w.close()
+
+
+def _parse_row(row):
+    out = {}
+    for key, value in row.items():
+        try:
+            out[key] = int(value) if key in ("epoch", "global_step") \
+                else float(value)
+        except (TypeError, ValueError):
+            out[key] = value
+    return out
+
+
+def _learning_rate(cfg, epoch):
+    if cfg.lr_schedule == "constant":
+        return cfg.learning_rate
+    return cfg.learning_rate * cfg.lr_gamma ** (epoch // cfg.lr_step_epochs)
+
+
+def _atomic_save_model(model, directory):
+    final = os.path.join(directory, "model.keras")
+    tmp = os.path.join(directory, f".tmp-{os.getpid()}-model.keras")
+    model.save(tmp)
+    os.replace(tmp, final)
+    final_w = os.path.join(directory, "model.weights.h5")
+    tmp_w = os.path.join(directory, f".tmp-{os.getpid()}-model.weights.h5")
+    model.save_weights(tmp_w)
+    os.replace(tmp_w, final_w)
+    return final, final_w
+
+
+# ------------------------------------------------------------------ train
+def train(config, output_dir, *, model_fn=None, callbacks=(), verbose=1):
+    """Trains (or resumes) the run described by `config` in `output_dir`.
+
+    Order of work: every check that needs no TensorFlow op (config, model
+    name, dataset name, image folders, output directory, config of an
+    existing run), then the strategy (first TensorFlow op: required by
+    `MultiWorkerMirroredStrategy`) and the replica split of the batch, then
+    the data (missing ImageNet tars are reported here), and only then the
+    model, the optimizer and the training.
+
+    `deterministic=True` calls `tf.config.experimental.enable_op_determinism`
+    (process-wide, not undone at the end).
+
+    Args:
+        config: a `TrainConfig` (or a dict of its fields).
+        output_dir: the run folder. If it holds checkpoints of the same
+            config, training resumes from the latest one.
+        model_fn: optional `fn(name, num_classes=..., input_shape=...,
+            **model_kwargs) -> keras.Model` used instead of the zoo (tests,
+            custom models). The model must output logits.
+        callbacks: callables `fn(event, info)` called on the chief and the
+            workers after each optimizer step (`event="step_end"`, after
+            any checkpoint of that step), each epoch (`"epoch_end"`) and
+            at the end (`"train_end"`); `info` holds `epoch`,
+            `step_in_epoch`, `global_step`, `loss` and `model`. (The test
+            suite uses them to kill a run mid-epoch and to read the final
+            weights of every worker.)
+        verbose: 0 (silent) or 1 (progress bar and epoch summaries).
+
+    Returns:
+        The metrics dict also written to `metrics.json`.
+
+    Raises:
+        ValueError / FileNotFoundError: before any work, for an invalid
+            config, an unknown model or dataset, missing ImageNet tars, a
+            global batch not divisible by the replicas, an unwritable
+            output directory, or a run folder holding another config.
+        FloatingPointError: the loss became NaN/inf (float32 runs).
+    """
+    cfg = (config if isinstance(config, TrainConfig)
+           else TrainConfig.from_dict(dict(config)))
+    cfg.validate()
+    run = _Run(cfg, os.path.abspath(os.fspath(output_dir)), model_fn,
+               list(callbacks), verbose)
+    previous_policy = keras.config.dtype_policy()
+    try:
+        run.setup()
+        for epoch in range(run.state["epoch"], cfg.epochs):
+            run.train_epoch(epoch)
+        return run.finish()
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+        run.close()
+
+
+class _Run:
+    """The state of one `train` call (see `train`)."""
+
+    def __init__(self, cfg, output_dir, model_fn, callbacks, verbose):
+        self.cfg = cfg
+        self.output_dir = output_dir
+        self.model_fn = model_fn
+        self.callbacks = callbacks
+        self.verbose = verbose
+        self.chief = strategy_lib.is_chief()
+        self.work_dir = None
+        self.log = None
+        self.state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0,
+                      "epoch_ce_sum": 0.0, "epoch_correct": 0.0,
+                      "epoch_examples": 0, "train_seconds": 0.0}
+        self.step_rates = []
+        self.first_step = True
+
+    # ------------------------------------------------------------ setup
+    def setup(self):
+        cfg = self.cfg
+        _, self.num_classes, self.input_shape = _preflight(cfg,
+                                                           self.model_fn)
+        if self.chief:
+            _check_writable(self.output_dir)
+            _check_resume_config(cfg, self._path("config.json"))
+
+        self.strategy = strategy_lib.get_strategy(cfg.strategy, cfg.tpu)
+        self.replicas = self.strategy.num_replicas_in_sync
+        self.per_replica = strategy_lib.per_replica_batch_size(
+            cfg.batch_size, self.replicas)
+        self.chief = self.chief and bool(
+            self.strategy.extended.should_checkpoint)
+        self.work_dir = self.output_dir if self.chief else tempfile.mkdtemp(
+            prefix="keras_cmod_worker_")
+
+        if cfg.deterministic:
+            tf.config.experimental.enable_op_determinism()
+        keras.utils.set_random_seed(cfg.seed)
+        # Synthetic images take the model's input size: if only the model
+        # knows it (custom `model_fn`), open the data after building it.
+        defer = cfg.dataset == "synthetic" and self.input_shape is None
+        if not defer:
+            self._open_data(self.input_shape)
+        policy = {None: "float32", "float16": "mixed_float16",
+                  "bfloat16": "mixed_bfloat16"}[cfg.mixed_precision]
+        keras.config.set_dtype_policy(policy)
+        self.loss_scaling = cfg.mixed_precision == "float16"
+        with self.strategy.scope():
+            self.model = _build_model(cfg, self.model_fn, self.num_classes,
+                                      self.input_shape)
+            if cfg.freeze_backbone:
+                freeze_backbone(self.model)
+        if defer:
+            self._open_data(tuple(self.model.input_shape[1:]))
+        with self.strategy.scope():
+            self.optimizer = _make_optimizer(cfg, self.steps_per_epoch,
+                                             self.loss_scaling)
+            self.optimizer.build(self.model.trainable_variables)
+        if self.chief:
+            cfg.save(self._path("config.json"))
+        pretrained_cfg = getattr(self.model, "pretrained_cfg", None)
+        self.data_config = resolve_data_config(
+            pretrained_cfg or None, model=self.model,
+            **({"img_size": tuple(cfg.input_size)} if cfg.input_size
+               else {}),
+        )
+        self._resume()
+        if self.chief:
+            ckpt.atomic_write_json(self._path("run.json"), self._run_info())
+        self.train_step = _make_train_step(
+            self.model, self.optimizer, self.strategy, cfg.batch_size,
+            cfg.grad_accum_steps, self.loss_scaling)
+        self.eval_step = _make_eval_step(self.model, self.strategy)
+        self.log = _RunLog(self.work_dir, self.chief, self.verbose,
+                           self.state["epoch"])
+
+    def _path(self, *parts):
+        return os.path.join(self.output_dir, *parts)
+
+    def _open_data(self, shape):
+        cfg = self.cfg
+        self.train_src = inputs.open_source(cfg, cfg.train_split, True,
+                                            shape, self.num_classes)
+        self.val_src = None
+        if cfg.val_split:
+            self.val_src = inputs.open_source(cfg, cfg.val_split, False,
+                                              shape, self.num_classes)
+        self.images_per_step = cfg.batch_size * cfg.grad_accum_steps
+        self.steps_per_epoch = cfg.steps_per_epoch or (
+            self.train_src.num_examples // self.images_per_step)
+        if self.steps_per_epoch < 1:
+            raise ValueError(
+                f"The training split has {self.train_src.num_examples} "
+                f"examples, fewer than one optimizer step ({cfg.batch_size}"
+                f" x {cfg.grad_accum_steps}). Lower --batch-size."
+            )
+
+    def _resume(self):
+        latest = ckpt.latest_checkpoint(self._path("checkpoints"))
+        self.resumed_from = latest
+        if latest:
+            with self.strategy.scope():
+                restored = ckpt.restore_checkpoint(latest, self.model,
+                                                   self.optimizer)
+            for key, expected in (
+                ("steps_per_epoch", self.steps_per_epoch),
+                ("global_batch_size", self.cfg.batch_size),
+            ):
+                if restored.get(key) != expected:
+                    raise ValueError(
+                        f"The checkpoint {latest} was written with "
+                        f"{key}={restored.get(key)}, this run has "
+                        f"{expected}. Use a new --output directory."
+                    )
+            self.state.update(restored)
+            logger.info("Resumed from %s (epoch %d, step %d)", latest,
+                        self.state["epoch"] + 1,
+                        self.state["step_in_epoch"])
+        _check_same_everywhere(self.strategy, self.state["global_step"],
+                               "checkpoint step to resume from")
+        self.state.update(steps_per_epoch=self.steps_per_epoch,
+                          global_batch_size=self.cfg.batch_size)
+
+    def _run_info(self):
+        cfg, model = self.cfg, self.model
+        return {
+            "strategy": strategy_lib.resolve_strategy_name(cfg.strategy),
+            "strategy_class": type(self.strategy).__name__,
+            "num_replicas": self.replicas,
+            "per_replica_batch_size": self.per_replica,
+            "global_batch_size": cfg.batch_size,
+            "grad_accum_steps": cfg.grad_accum_steps,
+            "effective_batch_size": self.images_per_step,
+            "steps_per_epoch": self.steps_per_epoch,
+            "train_examples": self.train_src.num_examples,
+            "val_examples": (self.val_src.num_examples if self.val_src
+                             else None),
+            "num_classes": self.num_classes,
+            "data_config": {k: (list(v) if isinstance(v, tuple) else v)
+                            for k, v in self.data_config.items()},
+            "model_name": model.name,
+            "params": int(model.count_params()),
+            "trainable_params": int(sum(
+                math.prod(v.shape) for v in model.trainable_variables)),
+            "resumed_from": self.resumed_from,
+            "versions": {"tensorflow": tf.__version__,
+                         "keras": keras.__version__,
+                         "python": platform.python_version()},
+        }
+
+    # --------------------------------------------------------- training
+    def _save(self, epoch, step_in_epoch):
+        self.state.update(epoch=epoch, step_in_epoch=step_in_epoch)
+        with self.strategy.scope():
+            ckpt.save_checkpoint(os.path.join(self.work_dir, "checkpoints"),
+                                 self.model, self.optimizer,
+                                 dict(self.state),
+                                 keep=self.cfg.keep_checkpoints)
+
+    def _notify(self, event, **info):
+        info["model"] = self.model
+        for fn in self.callbacks:
+            fn(event, info)
+
+    def train_epoch(self, epoch):
+        cfg, state = self.cfg, self.state
+        skip = state["step_in_epoch"] if epoch == state["epoch"] else 0
+        if skip == 0:
+            state.update(epoch_ce_sum=0.0, epoch_correct=0.0,
+                         epoch_examples=0)
+        dataset_fn = inputs.make_train_dataset_fn(
+            self.train_src, self.data_config,
+            per_replica_batch_size=self.per_replica,
+            steps_per_epoch=self.steps_per_epoch,
+            grad_accum_steps=cfg.grad_accum_steps, seed=cfg.seed,
+            epoch=epoch, skip_steps=skip,
+            shuffle_buffer_size=cfg.shuffle_buffer_size,
+            deterministic=cfg.deterministic,
+        )
+        self._iterator = iter(
+            self.strategy.distribute_datasets_from_function(dataset_fn))
+        lr = _learning_rate(cfg, epoch)
+        if self.chief and self.verbose:
+            print(f"Epoch {epoch + 1}/{cfg.epochs} (lr {lr:g})", flush=True)
+        bar = self.log.progbar(self.steps_per_epoch)
+        if skip:
+            bar.update(skip)
+        rates = self._epoch_rates = []
+        t_epoch = time.perf_counter()
+        for step_in_epoch in range(skip, self.steps_per_epoch):
+            loss = self._train_step(epoch, step_in_epoch, lr, bar)
+            g = state["global_step"]
+            if (cfg.checkpoint_every_steps
+                    and g % cfg.checkpoint_every_steps == 0
+                    and step_in_epoch + 1 < self.steps_per_epoch):
+                self._save(epoch, step_in_epoch + 1)
+            self._notify("step_end", epoch=epoch,
+                         step_in_epoch=step_in_epoch + 1, global_step=g,
+                         loss=loss)
+        self.step_rates.extend(rates)
+        epoch_seconds = time.perf_counter() - t_epoch
+
+        val_loss = val_acc = ""
+        if self.val_src is not None and (
+            (epoch + 1) % cfg.eval_every_epochs == 0
+            or epoch + 1 == cfg.epochs
+        ):
+            val_loss, val_acc = self._evaluate()
+        n = max(state["epoch_examples"], 1)
+        row = {
+            "epoch": epoch + 1,
+            "global_step": state["global_step"],
+            "learning_rate": lr,
+            "loss": state["epoch_ce_sum"] / n,
+            "accuracy": state["epoch_correct"] / n,
+            "val_loss": val_loss,
+            "val_accuracy": val_acc,
+            "images_per_sec": statistics.median(rates) if rates else "",
+            "epoch_seconds": epoch_seconds,
+        }
+        self.log.epoch(row)
+        if self.chief and self.verbose:
+            print(", ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                for k, v in row.items() if v != ""), flush=True)
+        self._save(epoch + 1, 0)
+        self._notify("epoch_end", epoch=epoch, step_in_epoch=0,
+                     global_step=state["global_step"], loss=row["loss"])
+
+    def _train_step(self, epoch, step_in_epoch, lr, bar):
+        """One optimizer step (with logging); returns its loss."""
+        state, n_img = self.state, self.images_per_step
+        t0 = time.perf_counter()
+        ce_sum, correct, reg = self.train_step(self._iterator)
+        ce_sum, correct, reg = float(ce_sum), float(correct), float(reg)
+        dt = time.perf_counter() - t0
+        if self.first_step:
+            self.first_step = False  # includes tracing: not a rate
+        else:
+            self._epoch_rates.append(n_img / dt)
+        state["global_step"] += 1
+        state["epoch_ce_sum"] += ce_sum
+        state["epoch_correct"] += correct
+        state["epoch_examples"] += n_img
+        state["train_seconds"] += dt
+        loss = ce_sum / n_img + reg
+        if not math.isfinite(loss) and not self.loss_scaling:
+            raise FloatingPointError(
+                f"Non-finite loss ({loss}) at epoch {epoch + 1}, step "
+                f"{step_in_epoch + 1}. The last checkpoint is in "
+                f"{self._path('checkpoints')}."
+            )
+        n = state["epoch_examples"]
+        bar.update(step_in_epoch + 1, values=[
+            ("loss", state["epoch_ce_sum"] / n + reg),
+            ("accuracy", state["epoch_correct"] / n),
+            ("img/s", statistics.median(self._epoch_rates[-20:])
+             if self._epoch_rates else n_img / dt),
+            ("lr", lr),
+        ])
+        g = state["global_step"]
+        if g % self.cfg.log_every_steps == 0:
+            self.log.scalars("train", g, {
+                "loss": loss, "accuracy": correct / n_img, "penalty": reg,
+                "learning_rate": lr, "images_per_sec": n_img / dt,
+            })
+        return loss
+
+    def _evaluate(self):
+        source, batch = self.val_src, self.cfg.batch_size
+        dataset_fn = inputs.make_eval_dataset_fn(
+            source, self.data_config,
+            per_replica_batch_size=self.per_replica, global_batch_size=batch)
+        iterator = iter(
+            self.strategy.distribute_datasets_from_function(dataset_fn))
+        ce = correct = count = 0.0
+        for _ in range(inputs.eval_steps(source.num_examples, batch)):
+            a, b, c = self.eval_step(iterator)
+            ce += float(a)
+            correct += float(b)
+            count += float(c)
+        count = max(count, 1.0)
+        return ce / count, correct / count
+
+    # ----------------------------------------------------------- outputs
+    def finish(self):
+        with self.strategy.scope():
+            model_path, weights_path = _atomic_save_model(self.model,
+                                                          self.work_dir)
+        history = list(self.log.rows) if self.chief else []
+        metrics = {
+            "epochs": self.cfg.epochs,
+            "global_step": self.state["global_step"],
+            "final": history[-1] if history else {},
+            "history": history,
+            "median_images_per_sec": (statistics.median(self.step_rates)
+                                      if self.step_rates else None),
+            "train_seconds": self.state["train_seconds"],
+            "num_replicas": self.replicas,
+            "model": model_path if self.chief else None,
+            "weights": weights_path if self.chief else None,
+        }
+        if self.chief:
+            ckpt.atomic_write_json(self._path("metrics.json"),
+                                   json.loads(json.dumps(metrics,
+                                                         default=str)))
+        self._notify("train_end", epoch=self.cfg.epochs, step_in_epoch=0,
+                     global_step=self.state["global_step"], loss=None)
+        return metrics
+
+    def close(self):
+        if self.log is not None:
+            self.log.close()
+        if self.work_dir and self.work_dir != self.output_dir:
+            shutil.rmtree(self.work_dir, ignore_errors=True)
+
+
+def _make_optimizer(cfg, steps_per_epoch, loss_scaling):
+    """`TorchSGD` with the run's schedule (+ loss scaling for float16)."""
+    if cfg.lr_schedule == "step":
+        lr = StepLR(cfg.learning_rate, steps_per_epoch, cfg.lr_step_epochs,
+                    cfg.lr_gamma)
+    else:
+        lr = cfg.learning_rate
+    optimizer = TorchSGD(lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
+                         weight_decay=cfg.weight_decay)
+    if loss_scaling:
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
