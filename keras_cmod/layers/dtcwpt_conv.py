@@ -244,12 +244,20 @@ class DTCWPTConv2D(keras.layers.Layer):
             col += l_out
         return ops.concatenate(blocks, axis=0)
 
-    def transform(self, inputs):
+    def luminance(self, inputs):
+        """The one-channel image `sum_c mu_c x_c` (float32)."""
+        return ops.matmul(ops.cast(inputs, "float32"),
+                          ops.cast(self.colormix, "float32")[:, None])
+
+    def transform(self, inputs, padded_luminance=None):
         """`(Re Z, Im Z)` as two float32 tensors (`Im Z` is `None` in real
-        mode), before any interleaving; the twin stem uses this directly."""
-        lum = ops.matmul(ops.cast(inputs, "float32"),
-                         ops.cast(self.colormix, "float32")[:, None])
-        maps = self._plan.apply(pad_hw(lum, self.padding))
+        mode), before any interleaving; the twin stem uses this directly.
+
+        `padded_luminance`, if given, replaces `pad(luminance(inputs))`
+        (the stem pads and offsets the one-channel image itself)."""
+        if padded_luminance is None:
+            padded_luminance = pad_hw(self.luminance(inputs), self.padding)
+        maps = self._plan.apply(padded_luminance)
         mix = ops.cast(self.mixing_matrix(), "float32")
         n = self._n_re
         re_w = ops.matmul(ops.convert_to_tensor(self._re, "float32"), mix)

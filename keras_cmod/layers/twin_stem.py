@@ -33,6 +33,22 @@ def _ceil_div(a, b):
     return (a + b - 1) // b
 
 
+def _crop(x, top, height, left, width):
+    """`x[:, top:top+height, left:left+width]`, skipped when it is known
+    statically to keep everything (a slice is a copy in most backends).
+    `None` sizes keep the rest of the axis."""
+    h, w = x.shape[1], x.shape[2]
+    same_h = isinstance(top, int) and top == 0 and (
+        height is None or (isinstance(height, int) and height == h))
+    same_w = isinstance(left, int) and left == 0 and (
+        width is None or (isinstance(width, int) and width == w))
+    if same_h and same_w:
+        return x
+    bottom = None if height is None else top + height
+    right = None if width is None else left + width
+    return x[:, top:bottom, left:right, :]
+
+
 def torch_conv_init():
     """PyTorch's default convolution initialiser, U(+-1/sqrt(fan_in))."""
     return keras.initializers.VarianceScaling(
@@ -281,22 +297,24 @@ class TwinStem(keras.layers.Layer):
         return out["h"], out["w"]
 
     def _gabor_input(self, x):
+        """The padded luminance (one channel: cheaper to pad than RGB)."""
         P = self.gabor_padding
-        return ops.pad(x, ((0, 0), (P, P), (P, P), (0, 0)))
+        lum = self.gabor.luminance(x)
+        return ops.pad(lum, ((0, 0), (P, P), (P, P), (0, 0)))
 
     def _gabor_real(self, x, ch, cw, training=None):
         """Re Z at stride m, cropped to the free maps (RMax mode)."""
-        g, _ = self.gabor.transform(self._gabor_input(x))
-        g = g[:, ch["gabor"]: ch["gabor"] + ch["t"],
-              cw["gabor"]: cw["gabor"] + cw["t"], :]
+        g, _ = self.gabor.transform(None, self._gabor_input(x))
+        g = _crop(g, ch["gabor"], ch["t"], cw["gabor"], cw["t"])
         return ops.cast(g, self.compute_dtype)
 
     def _gabor_modulus(self, x, ch, cw, training=None):
         """|Z| computed directly at stride 2m (CMod mode)."""
-        xg = self._gabor_input(x)[:, ch["start"]:, cw["start"]:, :]
-        re, im = self.gabor.transform(xg)
-        re = re[:, : ch["t2"], : cw["t2"], :]
-        im = im[:, : ch["t2"], : cw["t2"], :]
+        lum = _crop(self._gabor_input(x), ch["start"], None, cw["start"],
+                    None)
+        re, im = self.gabor.transform(None, lum)
+        re = _crop(re, 0, ch["t2"], 0, cw["t2"])
+        im = _crop(im, 0, ch["t2"], 0, cw["t2"])
         return ops.cast(modulus(re, im, self.epsilon), self.compute_dtype)
 
     def call(self, inputs, training=None):
@@ -306,8 +324,7 @@ class TwinStem(keras.layers.Layer):
             ops.pad(x, ((0, 0), (p, p), (p, p), (0, 0))), training=training
         )
         ch, cw = self._crops(ops.shape(x))
-        free = free[:, ch["free"]: ch["free"] + ch["t"],
-                    cw["free"]: cw["free"] + cw["t"], :]
+        free = _crop(free, ch["free"], ch["t"], cw["free"], cw["t"])
         if self.mode == "rmax":
             gabor = self._gabor_real(x, ch, cw, training)
             y = ops.concatenate([free, ops.cast(gabor, free.dtype)], axis=-1)
@@ -319,7 +336,7 @@ class TwinStem(keras.layers.Layer):
         fshape = ops.shape(free)
         of_h = round_half_even_half(fshape[1] - ch["t2"])
         of_w = round_half_even_half(fshape[2] - cw["t2"])
-        free = free[:, of_h: of_h + ch["t2"], of_w: of_w + cw["t2"], :]
+        free = _crop(free, of_h, ch["t2"], of_w, cw["t2"])
         return ops.concatenate([free, ops.cast(g, free.dtype)], axis=-1)
 
     def gabor_response(self, inputs, mode=None):

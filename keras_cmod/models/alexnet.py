@@ -18,10 +18,10 @@ MIN_INPUT_SIZE = {"none": 63, "blurpool": 63}
 
 
 def _conv(x, filters, kernel, name):
-    x = keras.layers.ZeroPadding2D(kernel // 2, name=f"{name}_pad")(x)
+    # Stride 1, odd kernel: "same" is torchvision's symmetric k // 2 padding.
     fan_in = x.shape[-1] * kernel * kernel
     return keras.layers.Conv2D(
-        filters, kernel, activation="relu",
+        filters, kernel, padding="same", activation="relu",
         kernel_initializer=torch_default_init(),
         bias_initializer=torch_bias_init(fan_in), name=name,
     )(x)

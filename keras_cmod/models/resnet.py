@@ -27,10 +27,18 @@ MIN_INPUT_SIZE = 32
 
 
 def _conv(x, filters, kernel, stride, name):
-    if kernel > 1:
-        x = keras.layers.ZeroPadding2D(kernel // 2, name=f"{name}_pad")(x)
+    # Stride 1: "same" pads odd kernels symmetrically (k // 2 each side),
+    # exactly as torchvision, without a separate padding op. Stride 2:
+    # explicit symmetric padding, since "same" would pad (0, 1) on even
+    # sizes.
+    padding = "same"
+    if stride > 1:
+        padding = "valid"
+        if kernel > 1:
+            x = keras.layers.ZeroPadding2D(kernel // 2,
+                                           name=f"{name}_pad")(x)
     return keras.layers.Conv2D(
-        filters, kernel, strides=stride, use_bias=False,
+        filters, kernel, strides=stride, padding=padding, use_bias=False,
         kernel_initializer=torchvision_conv_init(), name=name,
     )(x)
 
