@@ -46,21 +46,23 @@ class CascadePlan:
         stages: list of dicts with `v_gather`, `v_kernel`, `h_gather`,
             `h_kernel`, `stride`, `dilation` (numpy arrays / ints). A gather
             of `None` means the depthwise multiplier covers every channel.
-        index: dict `(channel, bank, packet) -> channel of the final maps`.
+        index: dict `(channel, bank, packet) -> channel of the final maps`
+            (other final channels, from zero filters, are unused).
+        n_maps: number of channels of the final maps.
     """
 
     def __init__(self, n_channels, depth, stride, needed, wavelet="qshift_a"):
         strides, dilations = wt.decimation_schedule(depth, stride)
         f = wt.filter_dict(wavelet)
         needed = sorted(set((int(c), int(b), int(p)) for c, b, p in needed))
-        prev = [(c, None, ()) for c in range(n_channels)]
+        position = {(c, None, ()): c for c in range(n_channels)}
+        n_cur = n_channels
         self.stages = []
         for j in range(depth):
             targets = sorted(
                 {(c, b, _digits(p, depth)[: j + 1]) for c, b, p in needed},
                 key=_final_order,
             )
-            prev_index = {key: i for i, key in enumerate(prev)}
 
             def vkey(c, b, d):
                 # A vertical output is set by its parent map and filter. At
@@ -74,18 +76,20 @@ class CascadePlan:
             v_src, v_taps = [], []
             for c, b, pd, v in vouts:
                 tree = -1 - b if j == 0 else wt.BANKS[b][0]
-                v_src.append(prev_index[(c, None, ())] if j == 0
-                             else prev_index[(c, b, pd)])
+                v_src.append(position[(c, None, ())] if j == 0
+                             else position[(c, b, pd)])
                 vd = [q // 2 for q in pd] + [v]
                 v_taps.append(f[wt.branch_types(tree, vd)[-1]])
-            vout_index = {key: i for i, key in enumerate(vouts)}
-            h_src = [vout_index[vkey(c, b, d)] for c, b, d in targets]
+            v_gather, v_kernel, v_pos, n_v = self._depthwise(
+                v_src, v_taps, n_cur)
+            vout_pos = dict(zip(vouts, v_pos))
+            h_src = [vout_pos[vkey(c, b, d)] for c, b, d in targets]
             h_taps = []
             for c, b, d in targets:
                 hd = [q % 2 for q in d]
                 h_taps.append(f[wt.branch_types(wt.BANKS[b][1], hd)[-1]])
-            v_gather, v_kernel = self._depthwise(v_src, v_taps, len(prev))
-            h_gather, h_kernel = self._depthwise(h_src, h_taps, len(vouts))
+            h_gather, h_kernel, h_pos, n_cur = self._depthwise(
+                h_src, h_taps, n_v)
             self.stages.append(
                 {
                     "v_gather": v_gather,
@@ -96,25 +100,40 @@ class CascadePlan:
                     "dilation": dilations[j],
                 }
             )
-            prev = targets
+            position = dict(zip(targets, h_pos))
         self.index = {
             (c, b, sum(q * 4 ** (depth - 1 - i) for i, q in enumerate(d))): k
-            for k, (c, b, d) in enumerate(prev)
+            for (c, b, d), k in position.items()
         }
-        self.n_maps = len(prev)
+        self.n_maps = n_cur
 
     @staticmethod
     def _depthwise(src, taps, n_in):
-        """Kernel `(k, n, m)` and an optional gather for one 1-D pass."""
-        src = np.asarray(src)
+        """One 1-D pass: `(gather, kernel (k, n, m), positions, channels)`.
+
+        Output `i` reads input channel `src[i]`. Without a gather, the
+        depthwise multiplier `m` is the largest number of outputs per input
+        channel and unused slots get zero filters: output `i` lands at
+        channel `src[i] * m + slot`. A channel gather on the last axis is
+        far slower than a few zero filters (TensorFlow on CPU: several
+        times a whole depthwise pass), so it is used only when the padding
+        would more than quadruple the channels.
+        """
+        src = np.asarray(src, dtype="int64")
         taps = np.stack(taps)  # (n_out, k)
         n_out = len(src)
-        if n_out % n_in == 0:
-            m = n_out // n_in
-            if np.array_equal(src, np.repeat(np.arange(n_in), m)):
-                kernel = taps.T.reshape(taps.shape[1], n_in, m)
-                return None, kernel
-        return src.astype("int32"), taps.T[:, :, None]
+        m = int(np.bincount(src, minlength=n_in).max())
+        if n_in * m <= 4 * n_out:
+            kernel = np.zeros((taps.shape[1], n_in, m))
+            slot = np.zeros(n_in, dtype="int64")
+            positions = []
+            for i, c in enumerate(src):
+                kernel[:, c, slot[c]] = taps[i]
+                positions.append(int(c * m + slot[c]))
+                slot[c] += 1
+            return None, kernel, positions, n_in * m
+        return (src.astype("int32"), taps.T[:, :, None], list(range(n_out)),
+                n_out)
 
     def apply(self, x):
         """Runs the cascade on an NHWC tensor (already padded).
@@ -180,19 +199,18 @@ class FusedPlan:
         vouts = sorted(set(vkeys))
         v_src = [c for c, _, _ in vouts]
         v_taps = [branch(t, d) for _, t, d in vouts]
-        vout_index = {key: i for i, key in enumerate(vouts)}
+        self.v_gather, self.v_kernel, v_pos, n_v = CascadePlan._depthwise(
+            v_src, v_taps, n_channels)
+        vout_pos = dict(zip(vouts, v_pos))
         h_src, h_taps = [], []
         for (c, b, p), vkey in zip(needed, vkeys):
             _, hd = wt.packet_digits(p, depth)
-            h_src.append(vout_index[vkey])
+            h_src.append(vout_pos[vkey])
             h_taps.append(branch(wt.BANKS[b][1], hd))
-        self.v_gather, self.v_kernel = CascadePlan._depthwise(
-            v_src, v_taps, n_channels)
-        self.h_gather, self.h_kernel = CascadePlan._depthwise(
-            h_src, h_taps, len(vouts))
+        self.h_gather, self.h_kernel, h_pos, self.n_maps = (
+            CascadePlan._depthwise(h_src, h_taps, n_v))
         self.stride = stride
-        self.index = {key: k for k, key in enumerate(needed)}
-        self.n_maps = len(needed)
+        self.index = dict(zip(needed, h_pos))
 
     def apply(self, x):
         """Runs both passes on an NHWC tensor (already padded), float32."""
@@ -216,23 +234,19 @@ IMPLEMENTATIONS = ("auto", "cascade", "fused")
 
 def make_plan(implementation, n_channels, depth, stride, needed,
               wavelet="qshift_a"):
-    """The plan of `implementation`.
+    """The plan of `implementation` (`"auto"` is the fused plan).
 
-    `"auto"` takes the fused passes for a fully decimated transform (stride
-    `2**depth`, the CMod case) and the cascade otherwise (the RMax case,
-    whose undecimated last stages share their early stages between many
-    packets). This follows the measured times of `keras-cmod benchmark
-    dtcwpt` rather than operation counts: with every stage decimated, two
-    large passes run faster than `2 J` small ones and their gathers, even
-    where they need more multiply-accumulates.
+    Measured with `keras-cmod benchmark dtcwpt` (TensorFlow, CPU): the two
+    fused passes run 1.6-3.5x faster than the stage-by-stage cascade for
+    both twins' transforms, although they need more multiply-accumulates
+    for the undecimated (RMax) case: two large depthwise passes beat `2 J`
+    small ones.
     """
     if implementation not in IMPLEMENTATIONS:
         raise ValueError(
             f"implementation must be one of {list(IMPLEMENTATIONS)}. "
             f"Received: implementation={implementation!r}"
         )
-    if implementation == "auto":
-        implementation = "fused" if stride == 2**depth else "cascade"
     if implementation == "cascade":
         return CascadePlan(n_channels, depth, stride, needed, wavelet)
     return FusedPlan(n_channels, depth, stride, needed, wavelet)
@@ -383,9 +397,9 @@ class DTCWPT2D(keras.layers.Layer):
         implementation: `"cascade"` (stage by stage, as the filter bank is
             defined), `"fused"` (each branch's stage filters composed into
             one equivalent 1-D filter: one vertical and one horizontal pass
-            at the total stride) or `"auto"` (fused when fully decimated,
-            else cascade: the faster one as measured). All give the same
-            result to float32 round-off.
+            at the total stride) or `"auto"` (currently the fused passes,
+            the faster as measured). All give the same result to float32
+            round-off.
 
     Input shape:
         `(batch, height, width, channels)`.

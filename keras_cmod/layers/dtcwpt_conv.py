@@ -215,13 +215,14 @@ class DTCWPTConv2D(keras.layers.Layer):
         re, im = complex_combination(
             sel.depth, "qshift_a", sel.packets, self._plan
         )
-        # The real parts only read the aa/bb maps (the first block of the
-        # plan's output), the imaginary parts only ab/ba (the second): two
-        # half-size products instead of one with zero rows.
-        self._n_re = int(np.any(re != 0, axis=1).sum())
-        assert not np.any(re[self._n_re:]) and not np.any(im[: self._n_re])
-        self._re = re[: self._n_re]
-        self._im = im[self._n_re:]
+        # The real parts only read the aa/bb maps, the imaginary parts only
+        # ab/ba. When the plan puts the former first (the cascade does),
+        # two half-size products replace one with zero rows.
+        n = int(np.any(re != 0, axis=1).sum())
+        if not np.any(re[n:]) and not np.any(im[:n]) and np.any(re[:n]):
+            self._n_re, self._re, self._im = n, re[:n], im[n:]
+        else:
+            self._n_re, self._re, self._im = None, re, im
         # Per-section masks that spread the (k/g, l) weights block-diagonally.
         self._masks = []
         for k, l_out, g in zip(sel.split_in, sel.split_out, sel.groups):
@@ -267,8 +268,12 @@ class DTCWPTConv2D(keras.layers.Layer):
         else:
             im_w = ops.matmul(ops.convert_to_tensor(self._im, "float32"),
                               mix)
-            re = ops.matmul(maps[..., :n], re_w)
-            im = ops.matmul(maps[..., n:], im_w)
+            if n is None:
+                re = ops.matmul(maps, re_w)
+                im = ops.matmul(maps, im_w)
+            else:
+                re = ops.matmul(maps[..., :n], re_w)
+                im = ops.matmul(maps[..., n:], im_w)
         if self.use_bias:
             bias = ops.cast(self.bias, "float32")
             re = re + bias
@@ -300,7 +305,8 @@ class DTCWPTConv2D(keras.layers.Layer):
         return int(
             3 * input_shape[1] * input_shape[2]
             + self._plan.macs_per_pixel() * h * w
-            + oh * ow * (len(self._re) + len(self._im)) * self.filters
+            + oh * ow * (len(self._re) + (len(self._im) if self._n_re
+                                          else 0)) * self.filters
         )
 
     def get_config(self):

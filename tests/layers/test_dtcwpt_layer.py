@@ -103,4 +103,12 @@ def test_auto_plan_choice():
     sel = wavelets.RESNET_PACKETS
     need = needed_maps(2, sel.packets, "complex")
     assert isinstance(make_plan("auto", 1, 2, 4, need), FusedPlan)
-    assert isinstance(make_plan("auto", 1, 2, 2, need), CascadePlan)
+    assert isinstance(make_plan("cascade", 1, 2, 2, need), CascadePlan)
+    # No channel gathers (slow) where zero filters are cheaper.
+    for plan in (make_plan("cascade", 1, 2, 2, need),
+                 make_plan("fused", 1, 2, 4, need)):
+        gathers = ([plan.v_gather, plan.h_gather]
+                   if isinstance(plan, FusedPlan) else
+                   [g for st in plan.stages
+                    for g in (st["v_gather"], st["h_gather"])])
+        assert all(g is None for g in gathers)
