@@ -97,7 +97,7 @@ def variants(family, size=224):
 
     def rmax_fn(x):
         ch, cw = rmax._crops(ops.shape(x))
-        y = rmax._gabor_real(x, ch, cw)
+        y = rmax._gabor_real(x, ch, cw, training=True)
         for layer in rmax_block:
             y = layer(y, training=True)
         return y
@@ -111,7 +111,7 @@ def variants(family, size=224):
 
     def cmod_fn(x):
         ch, cw = cmod._crops(ops.shape(x))
-        y = cmod._gabor_modulus(x, ch, cw)
+        y = cmod._gabor_modulus(x, ch, cw, training=True)
         y = norm(y, training=True) if norm is not None else (
             cmod.gabor_norm(y))
         return ops.relu(y)

@@ -234,13 +234,13 @@ IMPLEMENTATIONS = ("auto", "cascade", "fused")
 
 def make_plan(implementation, n_channels, depth, stride, needed,
               wavelet="qshift_a"):
-    """The plan of `implementation` (`"auto"` is the fused plan).
+    """The plan of `implementation` (`"auto"` here gives the fused plan;
+    the layers' `"auto"` keep both and run the cascade when training).
 
-    Measured with `keras-cmod benchmark dtcwpt` (TensorFlow, CPU): the two
-    fused passes run 1.6-3.5x faster than the stage-by-stage cascade for
-    both twins' transforms, although they need more multiply-accumulates
-    for the undecimated (RMax) case: two large depthwise passes beat `2 J`
-    small ones.
+    Measured on TensorFlow / CPU (`keras-cmod benchmark dtcwpt` and
+    `layer1`): forward, the two fused passes run 1.6-3.5x faster than the
+    stage-by-stage cascade; forward + backward, the cascade is the faster
+    (its backward passes are smaller).
     """
     if implementation not in IMPLEMENTATIONS:
         raise ValueError(
@@ -397,9 +397,10 @@ class DTCWPT2D(keras.layers.Layer):
         implementation: `"cascade"` (stage by stage, as the filter bank is
             defined), `"fused"` (each branch's stage filters composed into
             one equivalent 1-D filter: one vertical and one horizontal pass
-            at the total stride) or `"auto"` (currently the fused passes,
-            the faster as measured). All give the same result to float32
-            round-off.
+            at the total stride) or `"auto"`: the cascade in training calls
+            (its backward pass is the faster, measured), the fused passes
+            otherwise (their forward pass is). All give the same result to
+            float32 round-off.
 
     Input shape:
         `(batch, height, width, channels)`.
@@ -482,24 +483,37 @@ class DTCWPT2D(keras.layers.Layer):
             needed += needed_maps(
                 self.depth, self.packets, self.output_mode, c
             )
-        self._plan = make_plan(self.implementation, channels, self.depth,
-                               self.stride, needed, self.wavelet)
-        cols = []
-        for c in range(channels):
-            re, im = complex_combination(
-                self.depth, self.wavelet, self.packets, self._plan, c
-            )
-            if self.output_mode == "complex":
-                cols.append(np.stack([re, im], axis=-1).reshape(len(re), -1))
-            else:
-                cols.append(re)
-        self._combine = np.concatenate(cols, axis=1)
+        kinds = (("cascade", "fused") if self.implementation == "auto"
+                 else (self.implementation,))
+        self._variants = {}
+        for kind in kinds:
+            plan = make_plan(kind, channels, self.depth, self.stride,
+                             needed, self.wavelet)
+            cols = []
+            for c in range(channels):
+                re, im = complex_combination(
+                    self.depth, self.wavelet, self.packets, plan, c
+                )
+                if self.output_mode == "complex":
+                    cols.append(
+                        np.stack([re, im], axis=-1).reshape(len(re), -1))
+                else:
+                    cols.append(re)
+            self._variants[kind] = (plan, np.concatenate(cols, axis=1))
 
-    def call(self, inputs):
+    def _variant(self, training):
+        """`"auto"`: the cascade when training (faster backward pass), the
+        fused passes otherwise (faster forward pass)."""
+        if self.implementation != "auto":
+            return self._variants[self.implementation]
+        return self._variants["cascade" if training else "fused"]
+
+    def call(self, inputs, training=None):
+        plan, combine = self._variant(training)
         p = self.padding
         x = ops.pad(inputs, ((0, 0), (p, p), (p, p), (0, 0)))
-        x = self._plan.apply(x)
-        y = ops.matmul(x, ops.convert_to_tensor(self._combine, "float32"))
+        x = plan.apply(x)
+        y = ops.matmul(x, ops.convert_to_tensor(combine, "float32"))
         return ops.cast(y, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
@@ -520,8 +534,8 @@ class DTCWPT2D(keras.layers.Layer):
         )
         oh, ow = self.compute_output_shape(input_shape)[1:3]
         return int(
-            self._plan.macs_per_pixel() * h * w
-            + oh * ow * self._combine.size
+            self._variant(False)[0].macs_per_pixel() * h * w
+            + oh * ow * self._variant(False)[1].size
         )
 
     def get_config(self):

@@ -86,8 +86,10 @@ class DTCWPTConv2D(keras.layers.Layer):
             selection's own (non-zero only for AlexNet).
         mixing_initializer: initializer of the mixing weights. Defaults to
             `U(-1/sqrt(fan_in), 1/sqrt(fan_in))` (PyTorch's default).
-        implementation: how the DT-CWPT runs, `"auto"`, `"cascade"` or
-            `"fused"` (see `keras_cmod.layers.DTCWPT2D`).
+        implementation: how the DT-CWPT runs, `"cascade"`, `"fused"` (see
+            `keras_cmod.layers.DTCWPT2D`) or `"auto"`: the cascade in
+            training calls (its backward pass is the faster), the fused
+            passes otherwise (their forward pass is). Same results.
 
     Input shape:
         `(batch, height, width, 3)`.
@@ -204,31 +206,40 @@ class DTCWPTConv2D(keras.layers.Layer):
             self.bias = self.add_weight(
                 name="bias", shape=(self.filters,), initializer="zeros"
             )
-        # Fixed parts: the cascade and the bank -> packet combination.
-        self._plan = make_plan(
-            self.implementation,
-            1,
-            sel.depth,
-            self.strides,
-            needed_maps(sel.depth, sel.packets, self.output_mode),
-        )
-        re, im = complex_combination(
-            sel.depth, "qshift_a", sel.packets, self._plan
-        )
-        # The real parts only read the aa/bb maps, the imaginary parts only
-        # ab/ba. When the plan puts the former first (the cascade does),
-        # two half-size products replace one with zero rows.
-        n = int(np.any(re != 0, axis=1).sum())
-        if not np.any(re[n:]) and not np.any(im[:n]) and np.any(re[:n]):
-            self._n_re, self._re, self._im = n, re[:n], im[n:]
-        else:
-            self._n_re, self._re, self._im = None, re, im
+        # Fixed parts: the transform plan(s) and the bank -> packet
+        # combination, per plan (their channel layouts differ).
+        kinds = (("cascade", "fused") if self.implementation == "auto"
+                 else (self.implementation,))
+        self._variants = {k: self._plan_parts(k) for k in kinds}
         # Per-section masks that spread the (k/g, l) weights block-diagonally.
         self._masks = []
         for k, l_out, g in zip(sel.split_in, sel.split_out, sel.groups):
             rows = np.arange(k) // (k // g)
             cols = np.arange(l_out) // (l_out // g)
             self._masks.append((rows[:, None] == cols[None, :]).astype("f4"))
+
+    def _plan_parts(self, implementation):
+        sel = self._selection
+        plan = make_plan(
+            implementation, 1, sel.depth, self.strides,
+            needed_maps(sel.depth, sel.packets, self.output_mode),
+        )
+        re, im = complex_combination(sel.depth, "qshift_a", sel.packets,
+                                     plan)
+        # The real parts only read the aa/bb maps, the imaginary parts only
+        # ab/ba. When the plan puts the former first (the cascade does),
+        # two half-size products replace one with zero rows.
+        n = int(np.any(re != 0, axis=1).sum())
+        if not np.any(re[n:]) and not np.any(im[:n]) and np.any(re[:n]):
+            return plan, n, re[:n], im[n:]
+        return plan, None, re, im
+
+    def _variant(self, training):
+        """`"auto"`: the cascade when training (its backward pass is the
+        faster), the fused passes otherwise (their forward pass is)."""
+        if self.implementation != "auto":
+            return self._variants[self.implementation]
+        return self._variants["cascade" if training else "fused"]
 
     def mixing_matrix(self):
         """Dense `(n_packets, filters)` mixing matrix (zeros off-group)."""
@@ -250,7 +261,7 @@ class DTCWPTConv2D(keras.layers.Layer):
         return ops.matmul(ops.cast(inputs, "float32"),
                           ops.cast(self.colormix, "float32")[:, None])
 
-    def transform(self, inputs, padded_luminance=None):
+    def transform(self, inputs, padded_luminance=None, training=None):
         """`(Re Z, Im Z)` as two float32 tensors (`Im Z` is `None` in real
         mode), before any interleaving; the twin stem uses this directly.
 
@@ -258,15 +269,15 @@ class DTCWPTConv2D(keras.layers.Layer):
         (the stem pads and offsets the one-channel image itself)."""
         if padded_luminance is None:
             padded_luminance = pad_hw(self.luminance(inputs), self.padding)
-        maps = self._plan.apply(padded_luminance)
+        plan, n, re_rows, im_rows = self._variant(training)
+        maps = plan.apply(padded_luminance)
         mix = ops.cast(self.mixing_matrix(), "float32")
-        n = self._n_re
-        re_w = ops.matmul(ops.convert_to_tensor(self._re, "float32"), mix)
+        re_w = ops.matmul(ops.convert_to_tensor(re_rows, "float32"), mix)
         if self.output_mode == "real":
             re = ops.matmul(maps, re_w)
             im = None
         else:
-            im_w = ops.matmul(ops.convert_to_tensor(self._im, "float32"),
+            im_w = ops.matmul(ops.convert_to_tensor(im_rows, "float32"),
                               mix)
             if n is None:
                 re = ops.matmul(maps, re_w)
@@ -280,8 +291,8 @@ class DTCWPTConv2D(keras.layers.Layer):
             im = None if im is None else im + bias
         return re, im
 
-    def call(self, inputs):
-        re, im = self.transform(inputs)
+    def call(self, inputs, training=None):
+        re, im = self.transform(inputs, training=training)
         if im is None:
             return ops.cast(re, inputs.dtype)
         shape = ops.shape(re)
@@ -298,15 +309,17 @@ class DTCWPTConv2D(keras.layers.Layer):
         return (input_shape[0], h, w, ch)
 
     def macs(self, input_shape):
-        """Multiply-accumulates per example (cascade + 1x1 products)."""
+        """Multiply-accumulates per example (transform + 1x1 products)."""
+        plan, n, re_rows, im_rows = self._variant(False)
         h = input_shape[1] + sum(self.padding[0])
         w = input_shape[2] + sum(self.padding[1])
-        oh, ow, ch = self.compute_output_shape(input_shape)[1:]
+        oh, ow, _ = self.compute_output_shape(input_shape)[1:]
+        rows = len(re_rows) + (len(im_rows) if self.output_mode == "complex"
+                               else 0)
         return int(
             3 * input_shape[1] * input_shape[2]
-            + self._plan.macs_per_pixel() * h * w
-            + oh * ow * (len(self._re) + (len(self._im) if self._n_re
-                                          else 0)) * self.filters
+            + plan.macs_per_pixel() * h * w
+            + oh * ow * rows * self.filters
         )
 
     def get_config(self):

@@ -304,7 +304,8 @@ class TwinStem(keras.layers.Layer):
 
     def _gabor_real(self, x, ch, cw, training=None):
         """Re Z at stride m, cropped to the free maps (RMax mode)."""
-        g, _ = self.gabor.transform(None, self._gabor_input(x))
+        g, _ = self.gabor.transform(None, self._gabor_input(x),
+                                    training=training)
         g = _crop(g, ch["gabor"], ch["t"], cw["gabor"], cw["t"])
         return ops.cast(g, self.compute_dtype)
 
@@ -312,7 +313,7 @@ class TwinStem(keras.layers.Layer):
         """|Z| computed directly at stride 2m (CMod mode)."""
         lum = _crop(self._gabor_input(x), ch["start"], None, cw["start"],
                     None)
-        re, im = self.gabor.transform(None, lum)
+        re, im = self.gabor.transform(None, lum, training=training)
         re = _crop(re, 0, ch["t2"], 0, cw["t2"])
         im = _crop(im, 0, ch["t2"], 0, cw["t2"])
         return ops.cast(modulus(re, im, self.epsilon), self.compute_dtype)

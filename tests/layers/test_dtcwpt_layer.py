@@ -112,3 +112,20 @@ def test_auto_plan_choice():
                    [g for st in plan.stages
                     for g in (st["v_gather"], st["h_gather"])])
         assert all(g is None for g in gathers)
+
+
+def test_auto_gives_the_same_result_in_training_and_inference():
+    x = np.random.default_rng(4).standard_normal((2, 37, 40, 3)).astype(
+        "float32")
+    for output_mode, strides in (("real", 2), ("complex", 4)):
+        layer = layers.DTCWPTConv2D("resnet", strides=strides,
+                                    output_mode=output_mode)
+        a = np.asarray(layer(x, training=True))
+        b = np.asarray(layer(x, training=False))
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    t = layers.DTCWPT2D(3, 4, padding=34)
+    y = np.random.default_rng(5).standard_normal((1, 40, 40, 1)).astype(
+        "float32")
+    np.testing.assert_allclose(np.asarray(t(y, training=True)),
+                               np.asarray(t(y, training=False)),
+                               rtol=1e-5, atol=1e-5)
