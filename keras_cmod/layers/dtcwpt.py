@@ -232,6 +232,15 @@ class FusedPlan:
 IMPLEMENTATIONS = ("auto", "cascade", "fused")
 
 
+def check_implementation(implementation):
+    if implementation not in IMPLEMENTATIONS:
+        raise ValueError(
+            f"implementation must be one of {list(IMPLEMENTATIONS)}. "
+            f"Received: implementation={implementation!r}"
+        )
+    return implementation
+
+
 def make_plan(implementation, n_channels, depth, stride, needed,
               wavelet="qshift_a"):
     """The plan of `implementation` (`"auto"` here gives the fused plan;
@@ -242,12 +251,7 @@ def make_plan(implementation, n_channels, depth, stride, needed,
     stage-by-stage cascade; forward + backward, the cascade is the faster
     (its backward passes are smaller).
     """
-    if implementation not in IMPLEMENTATIONS:
-        raise ValueError(
-            f"implementation must be one of {list(IMPLEMENTATIONS)}. "
-            f"Received: implementation={implementation!r}"
-        )
-    if implementation == "cascade":
+    if check_implementation(implementation) == "cascade":
         return CascadePlan(n_channels, depth, stride, needed, wavelet)
     return FusedPlan(n_channels, depth, stride, needed, wavelet)
 
@@ -434,12 +438,7 @@ class DTCWPT2D(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if implementation not in IMPLEMENTATIONS:
-            raise ValueError(
-                f"implementation must be one of {list(IMPLEMENTATIONS)}. "
-                f"Received: implementation={implementation!r}"
-            )
-        self.implementation = implementation
+        self.implementation = check_implementation(implementation)
         depth = wt._check_depth(depth)
         stride = 2**depth if stride is None else stride
         wt._check_stride(depth, stride)

@@ -12,7 +12,7 @@ from keras_cmod.layers._utils import (
     pad_hw,
 )
 from keras_cmod.layers.dtcwpt import (
-    IMPLEMENTATIONS,
+    check_implementation,
     check_output,
     complex_combination,
     make_plan,
@@ -123,12 +123,7 @@ class DTCWPTConv2D(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if implementation not in IMPLEMENTATIONS:
-            raise ValueError(
-                f"implementation must be one of {list(IMPLEMENTATIONS)}. "
-                f"Received: implementation={implementation!r}"
-            )
-        self.implementation = implementation
+        self.implementation = check_implementation(implementation)
         sel = get_selection(selection)
         self._selection = sel
         self.selection = selection if isinstance(selection, str) else (

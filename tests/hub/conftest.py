@@ -19,27 +19,9 @@ from keras_cmod.hub.testing import FakeHub
 
 
 @pytest.fixture(autouse=True)
-def _no_real_hub(monkeypatch, tmp_path):
-    """Keep every Hub test away from huggingface.co and the home cache.
-
-    huggingface_hub read HF_ENDPOINT / HF_HUB_CACHE at import time; a call
-    that forgot `endpoint=` / `cache_dir=` would go to huggingface.co and
-    ~/.cache. Point those import-time constants at a closed loopback port
-    and a temporary cache instead, so such a call fails at once, visibly.
-    This redirects; it does not mock any client code.
-    """
-    from huggingface_hub import constants
-
-    dead = "http://127.0.0.1:9"  # discard port: connection refused
-    monkeypatch.setattr(constants, "ENDPOINT", dead)
-    monkeypatch.setattr(
-        constants,
-        "HUGGINGFACE_CO_URL_TEMPLATE",
-        dead + "/{repo_id}/resolve/{revision}/{filename}",
-    )
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf_home"))
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+def _no_real_hub(no_real_hub):
+    """Every Hub test runs away from huggingface.co (tests/conftest.py)."""
+    yield
 
 
 @pytest.fixture

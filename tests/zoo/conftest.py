@@ -1,7 +1,8 @@
 """Fixtures for the zoo's Hub tests: the loopback fake Hub (as tests/hub).
 
 `fake_hub` starts `keras_cmod.hub.testing.FakeHub` on 127.0.0.1 for one
-test. It requests `no_real_hub`, which points huggingface_hub's import-time
+test. It requests `no_real_hub` (tests/conftest.py), which points
+huggingface_hub's import-time
 constants (endpoint, cache) at a closed loopback port and a temporary
 folder, so a call that forgot `endpoint=` / `cache_dir=` fails at once
 instead of reaching huggingface.co or ~/.cache. Not autouse: the other zoo
@@ -17,22 +18,6 @@ from keras_cmod.hub.testing import FakeHub
 
 # The bearer token the fake Hub accepts for writes.
 TOKEN = "hf_fake_write_token_0123456789"
-
-
-@pytest.fixture
-def no_real_hub(monkeypatch, tmp_path):
-    from huggingface_hub import constants
-
-    dead = "http://127.0.0.1:9"  # discard port: connection refused
-    monkeypatch.setattr(constants, "ENDPOINT", dead)
-    monkeypatch.setattr(
-        constants,
-        "HUGGINGFACE_CO_URL_TEMPLATE",
-        dead + "/{repo_id}/resolve/{revision}/{filename}",
-    )
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf_home"))
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
 
 
 @pytest.fixture
