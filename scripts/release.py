@@ -17,7 +17,7 @@ Steps:
    model directory, or `.weights.h5`) into the registry architecture of
    NAME.TAG: `keras_cmod.zoo.load(NAME.TAG, weights=MODEL_DIR)`.
 2. Evaluate it with the paper's protocols
-   (`keras_cmod.evaluation.cli.evaluate_model`; the dataset defaults to
+   (`keras_cmod.evaluation.evaluate.evaluate_model`; the dataset defaults to
    the tag's: `cifar10` test set or the ImageNet validation set).
 3. Write the model card (`keras_cmod.hub.generate_model_card`, with the
    metrics) and save the Hub directory (`keras_cmod.hub.save_pretrained`).
@@ -306,7 +306,7 @@ def make_row(name, results, params, macs, repo_id, revision, git_sha,
 
 def release(args):
     from keras_cmod import evaluation, hub, zoo
-    from keras_cmod.evaluation.cli import evaluate_model
+    from keras_cmod.evaluation.evaluate import evaluate_model
 
     name = args.name
     cfg = _check_name(name)

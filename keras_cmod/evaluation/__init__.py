@@ -1,12 +1,13 @@
 """Evaluation of keras-cmod models: the paper's protocols and cost model.
 
-- `metrics`: top-1/top-5, one-/ten-crop views, mean flip rates and the
-  paper's normalised consistency (Tables I/II), KL divergence under
-  half-pixel shifts (Fig. 2), Zhang's consistency.
+- `metrics`: top-1/top-5, one-/ten-crop views.
+- `shift_metrics`: mean flip rates and the paper's normalised consistency
+  (Tables I/II), KL divergence under half-pixel shifts (Fig. 2), Zhang's
+  consistency.
 - `shifts`: deterministic shifted frames of each protocol.
 - `first_layer`: RMax vs CMod first-layer similarity and shift stability.
-- `cost`: the analytic cost/memory model of Table III, and parameters,
-  MACs, timings and memory of a Keras model.
+- `analytic`: the analytic cost/memory model of Table III.
+- `cost`: parameters, MACs, timings and memory of a Keras model.
 - `results`: JSON results with their protocol, written atomically.
 - `plots`: PNG figures (matplotlib, imported lazily).
 
@@ -24,19 +25,21 @@ from keras_cmod.evaluation import (
     results,
     shifts,
 )
-from keras_cmod.evaluation.cost import (
+from keras_cmod.evaluation.analytic import (
     ANALYTIC_METHODS,
     OPERATION_COSTS,
-    activation_memory,
     analytic_cost,
     analytic_cost_ratio,
     analytic_memory,
     analytic_memory_ratio,
+    table_iii,
+)
+from keras_cmod.evaluation.cost import (
+    activation_memory,
     count_params,
     layer_macs,
     measure_cost,
     model_macs,
-    table_iii,
     time_model,
 )
 from keras_cmod.evaluation.first_layer import (
@@ -50,29 +53,20 @@ from keras_cmod.evaluation.first_layer import (
     shifted_crops,
 )
 from keras_cmod.evaluation.metrics import (
-    PAPER_MFR_REFERENCE,
-    PAPER_RAW_MFR,
     TEN_CROP_ORDER,
     accuracy_metrics,
     average_crop_probabilities,
     center_crop,
     center_crop_offset,
-    consistency,
     evaluate_accuracy,
     five_crop,
-    flip_rates,
-    kl_divergence,
-    kl_divergence_curve,
     log_softmax,
-    mean_flip_rate,
-    mean_flip_rates,
     one_crop,
     resize_shorter_side,
     softmax,
     ten_crop,
     top_k_accuracy,
     top_k_error,
-    zhang_consistency,
 )
 from keras_cmod.evaluation.plots import (
     plot_first_layer_stability,
@@ -86,6 +80,17 @@ from keras_cmod.evaluation.results import (
     read_results,
     to_jsonable,
     write_results,
+)
+from keras_cmod.evaluation.shift_metrics import (
+    PAPER_MFR_REFERENCE,
+    PAPER_RAW_MFR,
+    consistency,
+    flip_rates,
+    kl_divergence,
+    kl_divergence_curve,
+    mean_flip_rate,
+    mean_flip_rates,
+    zhang_consistency,
 )
 from keras_cmod.evaluation.shifts import (
     DIRECTIONS,

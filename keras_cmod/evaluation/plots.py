@@ -43,7 +43,7 @@ def plot_kl_curves(curves, path, shifts=None, title=None):
 
     Args:
         curves: dict model name -> 1-D KL values (e.g. 17 values from
-            `metrics.kl_divergence_curve`).
+            `shift_metrics.kl_divergence_curve`).
         path: PNG destination.
         shifts: 1-D shift values in pixels; None gives `arange(n) / 2`
             (half-pixel steps, the paper's protocol).
@@ -90,7 +90,7 @@ def plot_flip_rates(rates, path, title=None):
 
     Args:
         rates: dict model name -> dict direction -> mFR (percent), e.g. from
-            `metrics.mean_flip_rates` or `metrics.PAPER_RAW_MFR`.
+            `shift_metrics.mean_flip_rates` or `shift_metrics.PAPER_RAW_MFR`.
         path: PNG destination.
         title: optional str.
 

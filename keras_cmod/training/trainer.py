@@ -25,7 +25,9 @@ folder that is deleted): `config.json` (the `TrainConfig`), `run.json`
 (resolved facts: strategy, replicas, batch split, steps, versions),
 `checkpoints/` (atomic, every epoch and every `checkpoint_every_steps`),
 `log.csv`, `logs/` (TensorBoard), and at the end `model.keras`,
-`model.weights.h5` and `metrics.json`.
+`model.weights.h5` and `metrics.json`. The step functions live in
+`keras_cmod.training.steps`, the CSV/TensorBoard log in
+`keras_cmod.training.runlog`.
 
 Running the same command again resumes from the latest checkpoint: model
 and optimizer variables (momentum, iteration count, loss scale), dropout
@@ -50,8 +52,6 @@ Distributed notes:
   concurrently from several workers.
 """
 
-import csv
-import io
 import json
 import logging
 import math
@@ -72,18 +72,12 @@ from keras_cmod.training import inputs
 from keras_cmod.training import strategy as strategy_lib
 from keras_cmod.training.config import RESUMABLE_CHANGES, TrainConfig
 from keras_cmod.training.optimizers import StepLR, TorchSGD
+from keras_cmod.training.runlog import _RunLog
+from keras_cmod.training.steps import _make_eval_step, _make_train_step
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["freeze_backbone", "train"]
-
-# `summary_pb2.DATA_CLASS_SCALAR` (tensorflow/core/framework/summary.proto).
-_DATA_CLASS_SCALAR = 1
-
-CSV_FIELDS = (
-    "epoch", "global_step", "learning_rate", "loss", "accuracy",
-    "val_loss", "val_accuracy", "images_per_sec", "epoch_seconds",
-)
 
 
 def freeze_backbone(model, head=("predictions",)):
@@ -230,98 +224,6 @@ def _build_model(cfg, model_fn, num_classes, input_shape):
     return zoo.create_model(cfg.model, **kwargs)
 
 
-def _cross_entropy(labels, logits):
-    """Per-example CE from logits (deterministic on every device)."""
-    log_probs = tf.nn.log_softmax(logits, axis=-1)
-    one_hot = tf.one_hot(labels, tf.shape(logits)[-1], dtype=log_probs.dtype)
-    return -tf.reduce_sum(one_hot * log_probs, axis=-1)
-
-
-def _make_train_step(model, optimizer, strategy, global_batch, accum,
-                     loss_scaling):
-    tvars = model.trainable_variables
-    replicas = strategy.num_replicas_in_sync
-
-    def replica_fn(batches):
-        grads = None
-        ce_sum = tf.constant(0.0)
-        correct = tf.constant(0.0)
-        for x, y in batches:
-            with tf.GradientTape() as tape:
-                logits = tf.cast(model(x, training=True), tf.float32)
-                per_example = _cross_entropy(y, logits)
-                loss = tf.nn.compute_average_loss(
-                    per_example, global_batch_size=global_batch * accum
-                )
-                if model.losses:
-                    reg = tf.add_n([tf.cast(v, tf.float32)
-                                    for v in model.losses])
-                    loss += reg / (replicas * accum)
-                scaled = optimizer.scale_loss(loss) if loss_scaling else loss
-            g = tape.gradient(
-                scaled, tvars,
-                unconnected_gradients=tf.UnconnectedGradients.ZERO,
-            )
-            grads = g if grads is None else [a + b for a, b in zip(grads, g)]
-            ce_sum += tf.reduce_sum(per_example)
-            pred = tf.argmax(logits, axis=-1, output_type=tf.int32)
-            correct += tf.reduce_sum(
-                tf.cast(tf.equal(pred, tf.cast(y, tf.int32)), tf.float32)
-            )
-        if loss_scaling and replicas > 1:
-            # LossScaleOptimizer decides from the *local* gradients whether
-            # to skip the step; agree on it first, or replicas diverge.
-            finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g))
-                                    for g in grads])
-            ctx = tf.distribute.get_replica_context()
-            all_finite = ctx.all_reduce(
-                tf.distribute.ReduceOp.SUM, tf.cast(finite, tf.float32)
-            )
-            poison = tf.where(all_finite < replicas, float("nan"), 0.0)
-            grads = [g + tf.cast(poison, g.dtype) for g in grads]
-        optimizer.apply_gradients(zip(grads, tvars))
-        reg_value = (tf.add_n([tf.cast(v, tf.float32) for v in model.losses])
-                     if model.losses else tf.constant(0.0))
-        return ce_sum, correct, reg_value
-
-    @tf.function
-    def train_step(iterator):
-        batches = tuple(next(iterator) for _ in range(accum))
-        ce_sum, correct, reg = strategy.run(replica_fn, args=(batches,))
-        sum_ = tf.distribute.ReduceOp.SUM
-        return (
-            strategy.reduce(sum_, ce_sum, axis=None),
-            strategy.reduce(sum_, correct, axis=None),
-            strategy.reduce(tf.distribute.ReduceOp.MEAN, reg, axis=None),
-        )
-
-    return train_step
-
-
-def _make_eval_step(model, strategy):
-    def replica_fn(x, y):
-        logits = tf.cast(model(x, training=False), tf.float32)
-        y = tf.cast(y, tf.int32)
-        valid = y >= 0
-        safe = tf.maximum(y, 0)
-        mask = tf.cast(valid, tf.float32)
-        ce = tf.reduce_sum(_cross_entropy(safe, logits) * mask)
-        pred = tf.argmax(logits, axis=-1, output_type=tf.int32)
-        correct = tf.reduce_sum(
-            tf.cast(tf.logical_and(tf.equal(pred, safe), valid), tf.float32)
-        )
-        return ce, correct, tf.reduce_sum(mask)
-
-    @tf.function
-    def eval_step(iterator):
-        x, y = next(iterator)
-        out = strategy.run(replica_fn, args=(x, y))
-        return tuple(strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
-                     for v in out)
-
-    return eval_step
-
-
 def _check_same_everywhere(strategy, value, what):
     """Multi-worker: refuse to go on if workers disagree on `value`."""
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
@@ -339,101 +241,6 @@ def _check_same_everywhere(strategy, value, what):
             "all read the chief's checkpoints, so --output must be on a "
             "filesystem shared by every worker."
         )
-
-
-# ------------------------------------------------------------- logging
-def _summary_scalar(name, value):
-    """`tf.summary.scalar` without needing the `tensorboard` package.
-
-    Writes the same event as TensorBoard's scalar summary (plugin
-    "scalars", data class scalar), through the core `tf.summary.write`.
-    """
-    metadata = tf.compat.v1.SummaryMetadata()
-    metadata.plugin_data.plugin_name = "scalars"
-    metadata.data_class = _DATA_CLASS_SCALAR
-    tf.summary.write(name, tf.constant(float(value), tf.float32),
-                     metadata=metadata)
-
-
-class _RunLog:
-    """CSV + TensorBoard + progress bar (chief only; no-ops elsewhere)."""
-
-    def __init__(self, directory, enabled, verbose, resume_epoch):
-        self.enabled = enabled
-        self.verbose = verbose
-        self.csv_path = os.path.join(directory, "log.csv")
-        self.rows = []
-        self.writers = {}
-        if not enabled:
-            return
-        if os.path.exists(self.csv_path):
-            with open(self.csv_path, newline="") as f:
-                self.rows = [_parse_row(r) for r in csv.DictReader(f)
-                             if int(r["epoch"]) <= resume_epoch]
-            self._write_csv()
-        logs = os.path.join(directory, "logs")
-        self.writers = {
-            "train": tf.summary.create_file_writer(os.path.join(logs,
-                                                                "train")),
-            "validation": tf.summary.create_file_writer(
-                os.path.join(logs, "validation")),
-        }
-
-    def _write_csv(self):
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS)
-        writer.writeheader()
-        for row in self.rows:
-            writer.writerow({k: row.get(k, "") for k in CSV_FIELDS})
-        ckpt.atomic_write_bytes(self.csv_path, buf.getvalue().encode())
-
-    def scalars(self, kind, step, values):
-        if not self.enabled:
-            return
-        with self.writers[kind].as_default(step=step):
-            for name, value in values.items():
-                if value not in (None, ""):
-                    _summary_scalar(name, value)
-        self.writers[kind].flush()
-
-    def epoch(self, row):
-        if not self.enabled:
-            return
-        self.rows.append(row)
-        self._write_csv()
-        step = row["global_step"]
-        self.scalars("train", step, {
-            "epoch_loss": row["loss"], "epoch_accuracy": row["accuracy"],
-            "learning_rate": row["learning_rate"],
-            "images_per_sec": row["images_per_sec"],
-        })
-        if row["val_loss"] != "":
-            self.scalars("validation", step, {
-                "epoch_loss": row["val_loss"],
-                "epoch_accuracy": row["val_accuracy"],
-            })
-
-    def progbar(self, target):
-        return keras.utils.Progbar(
-            target, verbose=1 if (self.enabled and self.verbose) else 0,
-            stateful_metrics=["loss", "accuracy", "img/s", "lr"],
-            unit_name="step",
-        )
-
-    def close(self):
-        for w in self.writers.values():
-            w.close()
-
-
-def _parse_row(row):
-    out = {}
-    for key, value in row.items():
-        try:
-            out[key] = int(value) if key in ("epoch", "global_step") \
-                else float(value)
-        except (TypeError, ValueError):
-            out[key] = value
-    return out
 
 
 def _learning_rate(cfg, epoch):

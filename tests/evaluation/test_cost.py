@@ -5,18 +5,18 @@ import numpy as np
 import pytest
 
 from keras_cmod import evaluation as ev
-from keras_cmod.evaluation import cost
+from keras_cmod.evaluation import analytic
 
 # --- (a) analytic model: paper Table III --------------------------------------
 
 
 def test_unit_costs():
-    assert cost.conv_unit_cost(11) == 725  # 362 adds + 363 muls
-    assert cost.conv_unit_cost(7) == 293
-    assert cost.batch_norm_unit_cost() == 7
-    assert cost.blur_unit_cost(3) == 17
+    assert analytic.conv_unit_cost(11) == 725  # 362 adds + 363 muls
+    assert analytic.conv_unit_cost(7) == 293
+    assert analytic.batch_norm_unit_cost() == 7
+    assert analytic.blur_unit_cost(3) == 17
     # (9 / 8) * [(2 * 64 * 9 - 1) + 7 + (0.75 + 2)] + 17
-    assert cost.adaptive_blur_unit_cost() == pytest.approx(
+    assert analytic.adaptive_blur_unit_cost() == pytest.approx(
         9 / 8 * (1151 + 7 + 2.75) + 17
     )
 
@@ -90,7 +90,7 @@ def test_analytic_bad_input():
     with pytest.raises(ValueError, match="method"):
         ev.analytic_memory("resnet", "maxblur")
     with pytest.raises(ValueError, match="Unknown operation"):
-        cost.conv_unit_cost(3, costs={"sqrt": 2.0})
+        analytic.conv_unit_cost(3, costs={"sqrt": 2.0})
 
 
 # --- (b) measured cost -------------------------------------------------------
