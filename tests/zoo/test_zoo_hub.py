@@ -81,10 +81,6 @@ def test_evaluate_command_on_a_hub_source(pushed, fake_hub, hf_cache,
     import keras_cmod.cli
     from keras_cmod.evaluation import read_results
 
-    modules = list(keras_cmod.cli._COMMAND_MODULES)
-    if "keras_cmod.evaluation.cli" not in modules:
-        modules.append("keras_cmod.evaluation.cli")
-    monkeypatch.setattr(keras_cmod.cli, "_COMMAND_MODULES", modules)
     image = np.random.RandomState(1).randint(0, 256, (40, 48, 3), "uint8")
     (tmp_path / "data" / "cat").mkdir(parents=True)
     (tmp_path / "data" / "cat" / "noise.png").write_bytes(
