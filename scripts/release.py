@@ -72,21 +72,9 @@ class ReleaseError(Exception):
 
 def write_atomic(path, text):
     """Writes `text` to `path` via a temporary file and `os.replace`."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                               dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    from keras_cmod.evaluation.results import write_text_atomic
+
+    return pathlib.Path(write_text_atomic(path, text, newline=""))
 
 
 # ---------------------------------------------------------------------------

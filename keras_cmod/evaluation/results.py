@@ -280,6 +280,23 @@ def write_results(results, path, indent=2):
         )
     text = json.dumps(to_jsonable(results), indent=indent, allow_nan=False,
                       sort_keys=False)
+    return write_text_atomic(path, text + "\n")
+
+
+def write_text_atomic(path, text, newline=None):
+    """Writes `text` to `path` through a temporary file and `os.replace`.
+
+    Readers see the old file or the new one, never a partial one; the
+    temporary file is removed if writing fails.
+
+    Args:
+        path: destination (its folder is created if needed).
+        text: str to write (UTF-8).
+        newline: passed to `open` (`""` writes line endings unchanged).
+
+    Returns:
+        The path written, as a str.
+    """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
@@ -287,8 +304,8 @@ def write_results(results, path, indent=2):
         prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder
     )
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
+        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as f:
+            f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
