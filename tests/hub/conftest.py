@@ -1,6 +1,6 @@
 """Fixtures for the Hub tests: a loopback fake Hub and a private HF cache.
 
-`fake_hub` starts `keras_cmod.hub.testing.FakeHub` (a ThreadingHTTPServer on
+`fake_hub` starts `FakeHub` from tests/fakehub.py (a ThreadingHTTPServer on
 127.0.0.1, port 0, in a daemon thread) for one test and stops it after.
 The real huggingface_hub client talks to it over TCP: pass
 `endpoint=fake_hub.endpoint` per call, or, for code that cannot take an
@@ -9,13 +9,13 @@ huggingface_hub is imported (see test_hub_keras_compat.py).
 
 To reuse these fixtures in other test folders (e.g. tests/zoo), move them to
 tests/conftest.py or import them there:
-`from keras_cmod.hub.testing import FakeHub`.
+`from fakehub import FakeHub`.
 """
 
 import pytest
 from hub_test_models import TOKEN
 
-from keras_cmod.hub.testing import FakeHub
+from fakehub import FakeHub
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,6 @@
 """The fake Hub itself, driven by the real huggingface_hub client.
 
-Other test folders reuse `keras_cmod.hub.testing.FakeHub`; this pins down
+Other test folders reuse `FakeHub` (tests/fakehub.py); this pins down
 the endpoints it serves.
 """
 
@@ -9,7 +9,7 @@ from hub_test_models import TOKEN
 from huggingface_hub import HfApi, hf_hub_download, snapshot_download
 from huggingface_hub import errors as hf_errors
 
-from keras_cmod.hub.testing import FakeHub, git_blob_sha1
+from fakehub import FakeHub, git_blob_sha1
 
 
 def test_client_round_trip_refs_and_errors(fake_hub, tmp_path):

@@ -14,7 +14,7 @@ import pytest
 from hub_test_models import predict, tiny_model
 
 import keras_cmod.hub as kh
-from keras_cmod.hub.testing import git_blob_sha1
+from fakehub import git_blob_sha1
 
 REPO = "keras-cmod-test/tiny"
 SHA_LEN = 40

@@ -1,6 +1,6 @@
 """Fixtures for the zoo's Hub tests: the loopback fake Hub (as tests/hub).
 
-`fake_hub` starts `keras_cmod.hub.testing.FakeHub` on 127.0.0.1 for one
+`fake_hub` starts `FakeHub` (tests/fakehub.py) on 127.0.0.1 for one
 test. It requests `no_real_hub` (tests/conftest.py), which points
 huggingface_hub's import-time
 constants (endpoint, cache) at a closed loopback port and a temporary
@@ -14,7 +14,7 @@ after a test that applied another one with `zoo.reload_published(path)`.
 
 import pytest
 
-from keras_cmod.hub.testing import FakeHub
+from fakehub import FakeHub
 
 # The bearer token the fake Hub accepts for writes.
 TOKEN = "hf_fake_write_token_0123456789"

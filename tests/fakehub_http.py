@@ -1,7 +1,7 @@
 """HTTP side of the fake Hub: the request handler of `FakeHub`.
 
-Kept apart from `keras_cmod.hub.testing` (the state and the test-facing
-API). See that module for the list of endpoints.
+Kept apart from `fakehub.py` (the state and the test-facing API). See
+that module for the list of endpoints.
 """
 
 import base64

@@ -2,7 +2,7 @@
 
 `FakeHub` is a small `http.server.ThreadingHTTPServer` on 127.0.0.1 that
 speaks the HTTP endpoints the real `huggingface_hub` client (2.x) calls for
-pushing and pulling model repos (see ECOSYSTEM.md A3 and ENV.md section 6).
+pushing and pulling model repos.
 The real client and `keras.saving.load_model("hf://...")` talk to it over
 TCP, so tests exercise the real request/response code paths; nothing in
 `huggingface_hub` is mocked.
@@ -49,7 +49,7 @@ import itertools
 import threading
 from http.server import ThreadingHTTPServer
 
-from keras_cmod.hub._fake_hub_http import (
+from fakehub_http import (
     Handler,
     RecordedRequest,
     git_blob_sha1,
