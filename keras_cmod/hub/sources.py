@@ -11,7 +11,8 @@ from typing import NamedTuple
 
 from keras_cmod.hub.errors import InvalidRepoIdError
 
-__all__ = ["Source", "resolve_source", "validate_repo_id", "REPO_ID_FORM"]
+__all__ = ["Source", "resolve_source", "validate_repo_id", "REPO_ID_FORM",
+           "SOURCE_PREFIXES", "is_source"]
 
 HUB = "hub"
 LOCAL = "local"
@@ -20,6 +21,9 @@ _PART = r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9_])?"
 _REPO_ID_RE = re.compile(rf"{_PART}/{_PART}")
 _HUB_PREFIXES = ("hf-hub:", "hf_hub:", "hf://")
 _LOCAL_PREFIXES = ("local-dir:", "local:")
+#: Every prefix that makes a string a weights source rather than a registry
+#: name; `keras_cmod.zoo` and `keras_cmod.hub` both decide with it.
+SOURCE_PREFIXES = _HUB_PREFIXES + _LOCAL_PREFIXES
 _OTHER_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 REPO_ID_FORM = (
@@ -119,6 +123,25 @@ def _looks_like_path(text):
         or text.endswith(".keras")
         or (os.sep != "/" and os.sep in text)
         or re.match(r"[A-Za-z]:[\\/]", text) is not None
+    )
+
+
+def is_source(name):
+    """Whether `name` is a weights source (prefix, path) and not a name.
+
+    Registry names (`resnet18_cmod.cifar10`) never contain `/` or `:`;
+    sources start with one of `SOURCE_PREFIXES` or are paths
+    (`os.PathLike`, `/abs`, `./rel`, `~`, `x.keras`, an existing folder).
+    """
+    if isinstance(name, (Source, os.PathLike)):
+        return True
+    if not isinstance(name, str) or not name:
+        return False
+    return (
+        name.startswith(SOURCE_PREFIXES)
+        or _looks_like_path(name)
+        or "/" in name
+        or os.path.isdir(os.path.expanduser(name))
     )
 
 

@@ -3,7 +3,12 @@
 import keras
 
 from keras_cmod.layers import AdaptiveAvgPool2D, BlurPool2D
-from keras_cmod.models.heads import check_head_args
+from keras_cmod.models.heads import (
+    canonical_variant,
+    check_extra_kwargs,
+    check_head_args,
+    check_pretrained_cfg,
+)
 from keras_cmod.models.stems import (
     STEMS,
     apply_stem,
@@ -15,6 +20,12 @@ from keras_cmod.models.stems import (
 ANTIALIAS = ("none", "blurpool")
 #: Smallest input side: the last max pooling needs a 3x3 map.
 MIN_INPUT_SIZE = {"none": 63, "blurpool": 63}
+#: The constructor's arguments (misspelled ones are refused).
+CONSTRUCTOR_ARGS = (
+    "stem", "antialias", "blur_size", "num_classes", "include_top",
+    "pooling", "input_shape", "classifier_activation", "dropout",
+    "packet_penalty", "pretrained_cfg", "name",
+)
 
 
 def _conv(x, filters, kernel, name):
@@ -58,7 +69,8 @@ class AlexNet(keras.Model):
     `keras_cmod.convert`).
 
     Args:
-        stem: `"standard"`, `"twin"` (WCNN) or `"cmod"` (CWCNN).
+        stem: `"standard"`, `"twin"` (WCNN; `"rmax"` accepted too) or
+            `"cmod"` (CWCNN).
         antialias: `"none"` or `"blurpool"`.
         blur_size: int in 1..7. Defaults to `3`.
         num_classes: int. Defaults to `1000`.
@@ -69,7 +81,14 @@ class AlexNet(keras.Model):
         dropout: float, dropout rate of the classifier. Defaults to `0.5`.
         packet_penalty: lambdas of the packet-selection penalty (twins;
             `None` = the paper's `(0, 4.1e-3, 3.2e-4)`).
+        pretrained_cfg: dict describing the model (see `ResNet`).
         name: model name.
+
+    Raises:
+        TypeError: an unknown keyword argument, or `include_top` not a
+            bool.
+        ValueError: an invalid variant, class count, pooling or input
+            shape.
 
     Example:
     >>> model = keras_cmod.models.AlexNet(stem="cmod", num_classes=10)
@@ -95,9 +114,13 @@ class AlexNet(keras.Model):
         classifier_activation=None,
         dropout=0.5,
         packet_penalty=None,
+        pretrained_cfg=None,
         name=None,
         **kwargs,
     ):
+        check_extra_kwargs("AlexNet", kwargs, CONSTRUCTOR_ARGS)
+        stem, antialias = canonical_variant(stem, antialias)
+        pretrained_cfg = check_pretrained_cfg(pretrained_cfg)
         check_choice("stem", stem, STEMS)
         check_choice("antialias", antialias, ANTIALIAS)
         input_shape = check_head_args(
@@ -142,6 +165,7 @@ class AlexNet(keras.Model):
         self.classifier_activation = classifier_activation
         self.dropout = dropout
         self.packet_penalty = packet_penalty
+        self.pretrained_cfg = pretrained_cfg
 
     def get_config(self):
         return {
@@ -155,9 +179,25 @@ class AlexNet(keras.Model):
             "classifier_activation": self.classifier_activation,
             "dropout": self.dropout,
             "packet_penalty": self.packet_penalty,
+            "pretrained_cfg": self.pretrained_cfg or None,
             "name": self.name,
             "trainable": self.trainable,
         }
+
+    @property
+    def pretrained_cfg(self):
+        """What the model is (a plain dict, see `keras_cmod.zoo`).
+
+        Input size, classes and label names, preprocessing, variant, tag
+        and weights source; saved in `get_config`, so it survives
+        `model.save` / `keras.saving.load_model` and the Hub.
+        """
+        return self.__dict__.get("_pretrained_cfg")
+
+    @pretrained_cfg.setter
+    def pretrained_cfg(self, value):
+        # Kept in __dict__, outside Keras' attribute tracking: metadata.
+        self.__dict__["_pretrained_cfg"] = check_pretrained_cfg(value)
 
     @classmethod
     def from_config(cls, config):

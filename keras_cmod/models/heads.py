@@ -1,16 +1,68 @@
 """Classifier heads and the argument checks shared by the families."""
 
+import json
+
 import keras
+
+#: Other spellings of the variant values, accepted and mapped to the
+#: canonical value stored in `get_config` (the layer `TwinStem` calls the
+#: twin's operator `"rmax"`, the registry names use `_ablurpool`).
+STEM_ALIASES = {"rmax": "twin"}
+ANTIALIAS_ALIASES = {"ablurpool": "adaptive_blurpool"}
+
+#: Keyword arguments a family model accepts besides its own (Keras').
+_KERAS_KWARGS = ("trainable", "dtype")
+
+
+def canonical_variant(stem, antialias):
+    """`(stem, antialias)` with aliases mapped to the canonical values."""
+    if isinstance(stem, str):
+        stem = STEM_ALIASES.get(stem, stem)
+    if isinstance(antialias, str):
+        antialias = ANTIALIAS_ALIASES.get(antialias, antialias)
+    return stem, antialias
+
+
+def check_extra_kwargs(family, kwargs, allowed):
+    """Refuses keyword arguments the model does not know (misspellings)."""
+    unknown = sorted(k for k in kwargs if k not in _KERAS_KWARGS)
+    if unknown:
+        raise TypeError(
+            f"{family} got unexpected keyword argument(s) "
+            f"{', '.join(unknown)}. Allowed: "
+            f"{', '.join(sorted(allowed + _KERAS_KWARGS))}."
+        )
+
+
+def check_pretrained_cfg(pretrained_cfg):
+    if pretrained_cfg is None:
+        return None
+    if not isinstance(pretrained_cfg, dict):
+        raise TypeError(
+            "pretrained_cfg must be a dict or None. Received: "
+            f"pretrained_cfg={pretrained_cfg!r}"
+        )
+    try:  # plain JSON types: it is saved in the model's config
+        return json.loads(json.dumps(dict(pretrained_cfg)))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"pretrained_cfg must hold JSON values only: {exc}"
+        ) from None
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def check_head_args(num_classes, include_top, pooling, input_shape,
                     min_size, family):
     """Validates keras.applications-style arguments; returns the shape."""
-    if include_top and (
-        isinstance(num_classes, bool)
-        or not isinstance(num_classes, int)
-        or num_classes < 1
-    ):
+    if not isinstance(include_top, bool):
+        raise TypeError(
+            "include_top must be True or False. Received: "
+            f"include_top={include_top!r}"
+        )
+    if include_top and (not _is_int(num_classes) or num_classes < 1):
         raise ValueError(
             "num_classes must be a positive int when include_top=True. "
             f"Received: num_classes={num_classes!r}"
@@ -22,10 +74,22 @@ def check_head_args(num_classes, include_top, pooling, input_shape,
         )
     if input_shape is None:
         input_shape = (None, None, 3)
-    input_shape = tuple(input_shape)
-    if len(input_shape) != 3 or input_shape[-1] != 3:
+    if isinstance(input_shape, (str, bytes)) or not hasattr(
+        input_shape, "__len__"
+    ):
         raise ValueError(
             "input_shape must be (height, width, 3) (channels-last RGB). "
+            f"Received: input_shape={input_shape!r}"
+        )
+    input_shape = tuple(input_shape)
+    if (
+        len(input_shape) != 3
+        or input_shape[-1] != 3
+        or not all(s is None or _is_int(s) for s in input_shape[:2])
+    ):
+        raise ValueError(
+            "input_shape must be (height, width, 3) (channels-last RGB; "
+            "height and width positive ints or None). "
             f"Received: input_shape={input_shape!r}"
         )
     for side in input_shape[:2]:

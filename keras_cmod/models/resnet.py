@@ -3,7 +3,13 @@
 import keras
 
 from keras_cmod.layers import AdaptiveBlurPool2D, BlurPool2D
-from keras_cmod.models.heads import apply_head, check_head_args
+from keras_cmod.models.heads import (
+    apply_head,
+    canonical_variant,
+    check_extra_kwargs,
+    check_head_args,
+    check_pretrained_cfg,
+)
 from keras_cmod.models.stems import (
     ANTIALIAS,
     STEMS,
@@ -24,6 +30,12 @@ DEPTHS = {
 }
 #: Smallest input side each ResNet accepts (1x1 maps in the last stage).
 MIN_INPUT_SIZE = 32
+#: The constructor's arguments (misspelled ones are refused).
+CONSTRUCTOR_ARGS = (
+    "depth", "stem", "antialias", "blur_size", "num_classes", "include_top",
+    "pooling", "input_shape", "classifier_activation", "packet_penalty",
+    "pretrained_cfg", "name",
+)
 
 
 def _conv(x, filters, kernel, stride, name):
@@ -119,10 +131,12 @@ class ResNet(keras.Model):
 
     Args:
         depth: 18, 34, 50 or 101.
-        stem: `"standard"` (CNN), `"twin"` (WCNN, RMax Gabor channels) or
-            `"cmod"` (CWCNN, CMod Gabor channels).
+        stem: `"standard"` (CNN), `"twin"` (WCNN, RMax Gabor channels;
+            `"rmax"` is accepted too) or `"cmod"` (CWCNN, CMod Gabor
+            channels).
         antialias: `"none"`, `"blurpool"` (Zhang, the whole net) or
-            `"adaptive_blurpool"` (Zou's adaptive blur pooling).
+            `"adaptive_blurpool"` (Zou's adaptive blur pooling; also
+            `"ablurpool"`, as in registry names).
         blur_size: int in 1..7, Zhang's filter size. Defaults to `3`.
         num_classes: int, size of the classifier. Defaults to `1000`.
         include_top: bool, add global average pooling and the classifier
@@ -132,7 +146,16 @@ class ResNet(keras.Model):
             Defaults to `(224, 224, 3)`.
         classifier_activation: `None` (logits) or an activation name.
         packet_penalty: lambdas of the packet-selection penalty (twins).
+        pretrained_cfg: dict describing the model (input size, classes,
+            label names, preprocessing, tag, weights source), as
+            `keras_cmod.zoo` derives it; kept in `get_config`.
         name: model name.
+
+    Raises:
+        TypeError: an unknown keyword argument, or `include_top` not a
+            bool.
+        ValueError: an invalid depth, variant, class count, pooling or
+            input shape.
 
     Example:
     >>> model = keras_cmod.models.ResNet(18, stem="cmod", num_classes=10,
@@ -158,9 +181,13 @@ class ResNet(keras.Model):
         input_shape=(224, 224, 3),
         classifier_activation=None,
         packet_penalty=None,
+        pretrained_cfg=None,
         name=None,
         **kwargs,
     ):
+        check_extra_kwargs("ResNet", kwargs, CONSTRUCTOR_ARGS)
+        stem, antialias = canonical_variant(stem, antialias)
+        pretrained_cfg = check_pretrained_cfg(pretrained_cfg)
         if depth not in DEPTHS:
             raise ValueError(
                 f"depth must be one of {sorted(DEPTHS)}. Received: "
@@ -202,6 +229,7 @@ class ResNet(keras.Model):
         self.image_shape = tuple(input_shape)
         self.classifier_activation = classifier_activation
         self.packet_penalty = packet_penalty
+        self.pretrained_cfg = pretrained_cfg
 
     def get_config(self):
         return {
@@ -215,9 +243,25 @@ class ResNet(keras.Model):
             "input_shape": self.image_shape,
             "classifier_activation": self.classifier_activation,
             "packet_penalty": self.packet_penalty,
+            "pretrained_cfg": self.pretrained_cfg or None,
             "name": self.name,
             "trainable": self.trainable,
         }
+
+    @property
+    def pretrained_cfg(self):
+        """What the model is (a plain dict, see `keras_cmod.zoo`).
+
+        Input size, classes and label names, preprocessing, variant, tag
+        and weights source; saved in `get_config`, so it survives
+        `model.save` / `keras.saving.load_model` and the Hub.
+        """
+        return self.__dict__.get("_pretrained_cfg")
+
+    @pretrained_cfg.setter
+    def pretrained_cfg(self, value):
+        # Kept in __dict__, outside Keras' attribute tracking: metadata.
+        self.__dict__["_pretrained_cfg"] = check_pretrained_cfg(value)
 
     @classmethod
     def from_config(cls, config):

@@ -68,6 +68,71 @@ class PretrainedCfg:
 
 _REGISTRY = {}  # architecture -> {tag: PretrainedCfg} (insertion order)
 
+#: The variant vocabulary, one mapping for names, models and layers:
+#: registry-name suffix -> (model argument, canonical value). The models
+#: also accept `stem="rmax"` (the operator `TwinStem` applies on the
+#: Gabor channels of a twin) and `antialias="ablurpool"`.
+VARIANTS = {
+    "_blurpool": ("antialias", "blurpool"),
+    "_ablurpool": ("antialias", "adaptive_blurpool"),
+    "_twin": ("stem", "twin"),
+    "_cmod": ("stem", "cmod"),
+}
+#: Other spellings of name suffixes, accepted by `get_cfg`.
+NAME_ALIASES = {"_rmax": "_twin", "_adaptive_blurpool": "_ablurpool"}
+
+#: The constructor arguments of each family (kept equal to the models'
+#: `CONSTRUCTOR_ARGS`, by a test), checked without importing Keras.
+FAMILY_ARGS = {
+    "resnet": ("depth", "stem", "antialias", "blur_size", "num_classes",
+               "include_top", "pooling", "input_shape",
+               "classifier_activation", "packet_penalty", "pretrained_cfg",
+               "name"),
+    "alexnet": ("stem", "antialias", "blur_size", "num_classes",
+                "include_top", "pooling", "input_shape",
+                "classifier_activation", "dropout", "packet_penalty",
+                "pretrained_cfg", "name"),
+}
+#: Arguments of `create_model` / `load` themselves.
+BUILD_ARGS = ("num_classes", "include_top", "pooling", "input_shape",
+              "classifier_activation")
+
+
+def check_model_kwargs(name, kwargs):
+    """Refuses model kwargs the architecture does not take (no Keras).
+
+    Args:
+        name: a registry name (`arch` or `arch.tag`).
+        kwargs: dict of model arguments (e.g. a training config's
+            `model_kwargs`).
+
+    Raises:
+        TypeError: naming the unknown argument(s) and the allowed ones.
+        ValueError: an unknown model name.
+    """
+    cfg = get_cfg(name)
+    if not isinstance(kwargs, dict):
+        raise TypeError(
+            f"model kwargs must be a dict. Received: {kwargs!r}"
+        )
+    allowed = FAMILY_ARGS[cfg.family]
+    unknown = sorted(k for k in kwargs if k not in allowed + ("trainable",
+                                                              "dtype"))
+    if unknown:
+        raise TypeError(
+            f"{cfg.architecture} got unexpected model argument(s) "
+            f"{', '.join(map(str, unknown))}. Allowed: "
+            f"{', '.join(sorted(allowed))}."
+        )
+
+
+def canonical_name(name):
+    """`name` with alias suffixes (`_rmax`) replaced by the canonical."""
+    arch, dot, tag = name.partition(".")
+    for alias, canonical in NAME_ALIASES.items():
+        arch = re.sub(re.escape(alias) + r"(?=_|$)", canonical, arch)
+    return arch + dot + tag
+
 
 def register(cfg):
     """Adds a tag; registering an existing `arch.tag` again warns."""
@@ -86,11 +151,14 @@ def _natural_key(name):
 
 def split_name(name):
     """`"resnet34_cmod.in1k"` -> `("resnet34_cmod", "in1k")`."""
-    if not isinstance(name, str) or not name:
-        raise ValueError(
-            f"A model name must be a non-empty string. Received: {name!r}"
+    if not isinstance(name, str):
+        raise TypeError(
+            f"A model name must be a str. Received: {name!r} of type "
+            f"{type(name).__name__}"
         )
-    arch, _, tag = name.partition(".")
+    if not name:
+        raise ValueError("A model name must be a non-empty string.")
+    arch, _, tag = canonical_name(name).partition(".")
     return arch, tag or None
 
 
@@ -127,6 +195,20 @@ def get_cfg(name):
     return tags[tag]
 
 
+def no_weights_error(cfg):
+    """The error for a tag without published weights (says what to do)."""
+    name = cfg.name
+    return ValueError(
+        f"No pretrained weights are published for {name!r} yet. "
+        "To get a model: (1) build it untrained with "
+        f"keras_cmod.zoo.create_model({name!r}); (2) train it: `keras-cmod "
+        f"train --model {name} ...`; (3) import a PyTorch checkpoint "
+        "(torchvision or the paper's code) with `keras-cmod convert "
+        f"CHECKPOINT {name} OUT`; or (4) pass local weights with "
+        f"keras_cmod.zoo.load({name!r}, weights='path/to/model.weights.h5')."
+    )
+
+
 def all_names(include_tags=False):
     out = []
     for arch, tags in _REGISTRY.items():
@@ -137,12 +219,19 @@ def all_names(include_tags=False):
     return out
 
 
-def _as_list(patterns):
+def _as_list(patterns, what):
     if not patterns:
         return []
     if isinstance(patterns, str):
         return [patterns]
-    return list(patterns)
+    if isinstance(patterns, (list, tuple)) and all(
+        isinstance(p, str) for p in patterns
+    ):
+        return list(patterns)
+    raise TypeError(
+        f"{what} must be a str or a list of str (fnmatch patterns). "
+        f"Received: {what}={patterns!r}"
+    )
 
 
 def list_models(filter="", pretrained=False, exclude_filters="",
@@ -161,6 +250,14 @@ def list_models(filter="", pretrained=False, exclude_filters="",
     Returns:
         A sorted list of names.
     """
+    keep = _as_list(filter, "filter")
+    drop = _as_list(exclude_filters, "exclude_filters")
+    for arg, value in (("pretrained", pretrained),
+                       ("include_tags", include_tags)):
+        if value is not None and not isinstance(value, bool):
+            raise TypeError(
+                f"{arg} must be True or False. Received: {arg}={value!r}"
+            )
     if include_tags is None:
         include_tags = pretrained
     names = []
@@ -172,11 +269,9 @@ def list_models(filter="", pretrained=False, exclude_filters="",
             names += [c.name for c in cfgs]
         else:
             names.append(arch)
-    keep = _as_list(filter)
     if keep:
         names = [n for n in names
                  if any(fnmatch.fnmatch(n, p) for p in keep)]
-    drop = _as_list(exclude_filters)
     if drop:
         names = [n for n in names
                  if not any(fnmatch.fnmatch(n, p) for p in drop)]
@@ -187,6 +282,6 @@ def is_model(name):
     """Whether `arch` or `arch.tag` is registered."""
     try:
         arch, tag = split_name(name)
-    except ValueError:
+    except (TypeError, ValueError):
         return False
     return arch in _REGISTRY and (tag is None or tag in _REGISTRY[arch])
