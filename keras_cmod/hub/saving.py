@@ -36,7 +36,8 @@ from keras_cmod.hub._common import (
 from keras_cmod.hub.sources import validate_repo_id
 from keras_cmod.version import __version__
 
-__all__ = ["save_pretrained", "push_to_hub", "HubCommit"]
+__all__ = ["save_pretrained", "push_to_hub", "HubCommit",
+           "write_model_files"]
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +91,47 @@ def _check_safe_mode_loadable(directory):
             "with a custom layer registered with "
             "@keras.saving.register_keras_serializable()."
         )
+
+
+#: Files of a model folder that are not pushed (the zipped duplicate a
+#: training run writes next to the unzipped model).
+_NOT_PUSHED = ("model.keras",)
+
+
+def check_model_config(path):
+    """Refuses a `config.json` that is not a serialized Keras model.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: invalid JSON, or e.g. a training config at that name.
+    """
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No {path.name} in {path.parent}.")
+    config = read_json(path)
+    if not (isinstance(config, dict) and "class_name" in config
+            and isinstance(config.get("config"), dict)):
+        raise ValueError(
+            f"{path} is not a Keras model config (no class_name/config): "
+            "the folder is not a loadable model (write one with "
+            "keras_cmod.hub.save_pretrained(model, dir) or "
+            "model.save(dir, zipped=False))."
+        )
+    return config
+
+
+def _check_loads(staging, src):
+    """The staged folder must load back (before any Hub request)."""
+    import keras
+
+    try:
+        keras.saving.load_model(str(staging), compile=False, safe_mode=True)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ValueError(
+            f"{src} does not load as a Keras model ({type(exc).__name__}: "
+            f"{first[:300]}); refusing to push it."
+        ) from None
 
 
 def _manifest(directory):
@@ -229,7 +271,9 @@ def _save(model, directory, *, pretrained_cfg, metrics, model_card,
     try:
         keras.saving.save_model(model, str(tmp), zipped=False)
         _check_safe_mode_loadable(tmp)
-        cfg = _build_pretrained_cfg(tmp, None, pretrained_cfg, metrics)
+        own = getattr(model, "pretrained_cfg", None)
+        cfg = _build_pretrained_cfg(tmp, own if isinstance(own, dict)
+                                    else None, pretrained_cfg, metrics)
         write_json(tmp / PRETRAINED_CFG_FILE, cfg)
         _write_card(tmp, cfg, model_card, model=model, repo_id=repo_id)
         _replace_dir(tmp, directory, overwrite)
@@ -237,6 +281,43 @@ def _save(model, directory, *, pretrained_cfg, metrics, model_card,
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return directory
+
+
+def write_model_files(model, directory, *, pretrained_cfg=None):
+    """Writes the model-folder files into an existing folder (a run).
+
+    `config.json`, `model.weights.h5`, `metadata.json` (Keras' unzipped
+    format) and `pretrained_cfg.json` (the model's own `pretrained_cfg`
+    updated with `pretrained_cfg`, plus the sha256 of each file), each
+    renamed into place from a temporary folder inside `directory` that is
+    removed on every path. The folder is then a model folder:
+    `keras_cmod.zoo.load("local-dir:DIR")`, `from_pretrained(DIR)` and
+    `keras-cmod push DIR org/repo` accept it. Other files are left alone.
+
+    Returns:
+        The list of paths written.
+    """
+    import keras
+
+    directory = pathlib.Path(directory)
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix=".tmp-model-", dir=directory))
+    try:
+        keras.saving.save_model(model, str(tmp), zipped=False)
+        own = getattr(model, "pretrained_cfg", None)
+        cfg = _build_pretrained_cfg(tmp, own if isinstance(own, dict)
+                                    else None, pretrained_cfg, None)
+        write_json(tmp / PRETRAINED_CFG_FILE, cfg)
+        written = []
+        # The weights first and the manifest last: a crash in between
+        # leaves a folder whose manifest does not vouch for new files.
+        for name in (WEIGHTS_FILE, CONFIG_FILE, METADATA_FILE,
+                     PRETRAINED_CFG_FILE):
+            if (tmp / name).is_file():
+                os.replace(tmp / name, directory / name)
+                written.append(directory / name)
+        return written
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _stage_directory(src, staging, pretrained_cfg, metrics, model_card,
@@ -250,11 +331,14 @@ def _stage_directory(src, staging, pretrained_cfg, metrics, model_card,
             "keras_cmod.hub.save_pretrained(model, dir) or "
             "model.save(dir, zipped=False))"
         )
+    check_model_config(src / CONFIG_FILE)
     staging.mkdir(parents=True)
     for path in sorted(src.rglob("*")):
         rel = path.relative_to(src).as_posix()
-        if not path.is_file():
-            continue
+        if not path.is_file() or rel in _NOT_PUSHED or (
+            "/" in rel and not rel.startswith("assets/")
+        ):
+            continue  # e.g. a training run's checkpoints/ and logs/
         if not is_allowed(rel):
             logger.warning("Not uploading %s: only %s files are pushed", rel,
                            ", ".join(ALLOWED_SUFFIXES))
@@ -263,6 +347,7 @@ def _stage_directory(src, staging, pretrained_cfg, metrics, model_card,
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
     _check_safe_mode_loadable(staging)
+    _check_loads(staging, src)
     old_cfg = read_pretrained_cfg(staging)
     # The manifest is always recomputed from the files actually pushed.
     cfg = _build_pretrained_cfg(staging, old_cfg, pretrained_cfg, metrics)

@@ -3,7 +3,7 @@
 A `TrainConfig` is a flat dataclass of JSON values. It round-trips through
 JSON (`to_json` / `from_json`, `save` / `load`), rejects unknown fields
 before any work starts, and is written next to the checkpoints of a run
-(`<output>/config.json`), so a run can be reproduced and resumed.
+(`<output>/train_config.json`), so a run can be reproduced and resumed.
 
 Recipes
 -------

@@ -21,11 +21,17 @@ One optimizer step (`grad_accum_steps` passes of `batch_size` examples):
    `weight_decay * w` and applies PyTorch's momentum update.
 
 Outputs in `output_dir` (chief only; other workers write to a temporary
-folder that is deleted): `config.json` (the `TrainConfig`), `run.json`
-(resolved facts: strategy, replicas, batch split, steps, versions),
-`checkpoints/` (atomic, every epoch and every `checkpoint_every_steps`),
-`log.csv`, `logs/` (TensorBoard), and at the end `model.keras`,
-`model.weights.h5` and `metrics.json`. The step functions live in
+folder that is deleted): `train_config.json` (the `TrainConfig`),
+`run.json` (resolved facts: strategy, replicas, batch split, steps,
+versions), `checkpoints/` (atomic, every epoch and every
+`checkpoint_every_steps`), `log.csv`, `logs/` (TensorBoard), and at the end
+`model.keras`, `metrics.json` and the model folder files: `config.json`
+(the model's Keras config: registry architecture, constructor arguments
+and `pretrained_cfg`, with the class names of a folder dataset),
+`model.weights.h5`, `metadata.json` and `pretrained_cfg.json`. A finished
+run folder is therefore a model folder: `zoo.load("local-dir:RUN")`,
+`zoo.load(name, weights=RUN)`, `hub.from_pretrained(RUN)` and
+`keras-cmod push RUN org/repo` accept it. The step functions live in
 `keras_cmod.training.steps`, the CSV/TensorBoard log in
 `keras_cmod.training.runlog`.
 
@@ -78,6 +84,10 @@ from keras_cmod.training.steps import _make_eval_step, _make_train_step
 logger = logging.getLogger(__name__)
 
 __all__ = ["freeze_backbone", "train"]
+
+#: The training config's file in a run folder (`config.json` there is the
+#: model's, as in every model folder).
+TRAIN_CONFIG_FILE = "train_config.json"
 
 
 def freeze_backbone(model, head=("predictions",)):
@@ -249,16 +259,37 @@ def _learning_rate(cfg, epoch):
     return cfg.learning_rate * cfg.lr_gamma ** (epoch // cfg.lr_step_epochs)
 
 
-def _atomic_save_model(model, directory):
+def _run_pretrained_cfg(cfg, model):
+    """The trained model's metadata: its classes and where they come from."""
+    out = dict(getattr(model, "pretrained_cfg", None) or {})
+    if cfg.folder is not None:
+        _, _, classes = list_image_folder(cfg.folder, None)
+        n = getattr(model, "num_classes", None)
+        out.update(dataset=cfg.dataset,
+                   label_names=classes if len(classes) == n else None)
+    elif cfg.dataset in ("cifar10", "imagenet2012"):
+        out["dataset"] = cfg.dataset
+    out.update(weights=None, pretrained=True, trained_from=(
+        cfg.weights or ("published weights" if cfg.pretrained else None)))
+    return out
+
+
+def _atomic_save_model(model, directory, cfg):
+    """`model.keras` and the model folder files, each renamed into place."""
+    from keras_cmod.hub.saving import write_model_files
+
+    if hasattr(type(model), "pretrained_cfg"):  # keras-cmod models
+        model.pretrained_cfg = _run_pretrained_cfg(cfg, model)
     final = os.path.join(directory, "model.keras")
     tmp = os.path.join(directory, f".tmp-{os.getpid()}-model.keras")
-    model.save(tmp)
-    os.replace(tmp, final)
-    final_w = os.path.join(directory, "model.weights.h5")
-    tmp_w = os.path.join(directory, f".tmp-{os.getpid()}-model.weights.h5")
-    model.save_weights(tmp_w)
-    os.replace(tmp_w, final_w)
-    return final, final_w
+    try:
+        model.save(tmp)
+        os.replace(tmp, final)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    write_model_files(model, directory)
+    return final, os.path.join(directory, "model.weights.h5")
 
 
 # ------------------------------------------------------------------ train
@@ -342,7 +373,7 @@ class _Run:
                                                            self.model_fn)
         if self.chief:
             _check_writable(self.output_dir)
-            _check_resume_config(cfg, self._path("config.json"))
+            _check_resume_config(cfg, self._path(TRAIN_CONFIG_FILE))
 
         self.strategy = strategy_lib.get_strategy(cfg.strategy, cfg.tpu)
         self.replicas = self.strategy.num_replicas_in_sync
@@ -377,7 +408,7 @@ class _Run:
                                              self.loss_scaling)
             self.optimizer.build(self.model.trainable_variables)
         if self.chief:
-            cfg.save(self._path("config.json"))
+            cfg.save(self._path(TRAIN_CONFIG_FILE))
         pretrained_cfg = getattr(self.model, "pretrained_cfg", None)
         self.data_config = resolve_data_config(
             pretrained_cfg or None, model=self.model,
@@ -605,8 +636,8 @@ class _Run:
     # ----------------------------------------------------------- outputs
     def finish(self):
         with self.strategy.scope():
-            model_path, weights_path = _atomic_save_model(self.model,
-                                                          self.work_dir)
+            model_path, weights_path = _atomic_save_model(
+                self.model, self.work_dir, self.cfg)
         history = list(self.log.rows) if self.chief else []
         metrics = {
             "epochs": self.cfg.epochs,

@@ -105,7 +105,7 @@ def read_model_dir(directory):
             for key in ("format", "files", "keras_version",
                         "keras_cmod_version"):
                 stored.pop(key, None)
-            cfg = {**stored, **cfg} if cfg else stored
+            cfg = {**cfg, **stored}
     if isinstance(kwargs.get("input_shape"), list):
         kwargs["input_shape"] = tuple(kwargs["input_shape"])
     return family, kwargs, cfg

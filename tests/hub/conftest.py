@@ -13,9 +13,8 @@ tests/conftest.py or import them there:
 """
 
 import pytest
-from hub_test_models import TOKEN
-
 from fakehub import FakeHub
+from hub_test_models import TOKEN
 
 
 @pytest.fixture(autouse=True)

@@ -5,11 +5,10 @@ the endpoints it serves.
 """
 
 import pytest
+from fakehub import FakeHub, git_blob_sha1
 from hub_test_models import TOKEN
 from huggingface_hub import HfApi, hf_hub_download, snapshot_download
 from huggingface_hub import errors as hf_errors
-
-from fakehub import FakeHub, git_blob_sha1
 
 
 def test_client_round_trip_refs_and_errors(fake_hub, tmp_path):

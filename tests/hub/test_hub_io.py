@@ -11,10 +11,10 @@ import pathlib
 import keras
 import numpy as np
 import pytest
+from fakehub import git_blob_sha1
 from hub_test_models import predict, tiny_model
 
 import keras_cmod.hub as kh
-from fakehub import git_blob_sha1
 
 REPO = "keras-cmod-test/tiny"
 SHA_LEN = 40

@@ -63,7 +63,7 @@ def test_global_batch_not_divisible_by_replicas(tmp_path):
         logical_cpus=2)
     assert proc.returncode == 2, tail(proc)
     assert "not divisible by the 2 replicas" in proc.stderr
-    assert not (tmp_path / "run" / "config.json").exists()
+    assert not (tmp_path / "run" / "train_config.json").exists()
 
 
 def test_multi_worker_two_processes_equal_one_process(tmp_path):
@@ -112,8 +112,8 @@ def test_multi_worker_two_processes_equal_one_process(tmp_path):
     # tf.distribute.MultiWorkerMirroredStrategy's class name.
     assert run["strategy_class"] == "CollectiveAllReduceStrategy"
     assert (run["strategy"], run["num_replicas"]) == ("multi_worker", 2)
-    for name in ("config.json", "log.csv", "metrics.json", "model.keras",
-                 "model.weights.h5"):
+    for name in ("train_config.json", "config.json", "log.csv",
+                 "metrics.json", "model.keras", "model.weights.h5"):
         assert (out / name).exists(), name
     metrics = json.loads((out / "metrics.json").read_text())
     reference = json.loads((tmp_path / "single" / "metrics.json").read_text())

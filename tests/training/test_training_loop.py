@@ -38,7 +38,7 @@ def r18_run(tmp_path_factory):
 
 def test_trains_a_real_zoo_model(r18_run):
     cfg, out, metrics = r18_run
-    assert TrainConfig.load(out / "config.json") == cfg
+    assert TrainConfig.load(out / "train_config.json") == cfg
     run = json.loads((out / "run.json").read_text())
     assert run["strategy"] == "one_device" and run["num_replicas"] == 1
     assert run["num_classes"] == 10

@@ -13,7 +13,6 @@ after a test that applied another one with `zoo.reload_published(path)`.
 """
 
 import pytest
-
 from fakehub import FakeHub
 
 # The bearer token the fake Hub accepts for writes.
