@@ -260,7 +260,10 @@ def _source_spec(name, hub_kwargs):
         from keras_cmod.hub.loading import download
 
         directory = download(location, revision, **hub_kwargs)
-        return _dir_spec(directory, f"hf-hub:{location}@{directory.name}")
+        spec = _dir_spec(directory, f"hf-hub:{location}@{directory.name}")
+        # The repo and the commit actually loaded.
+        spec.cfg.update(hf_hub_id=location, revision=directory.name)
+        return spec
     path = os.path.abspath(location)
     if os.path.isfile(path) and path.endswith(".keras"):
         return _keras_file_spec(path)
@@ -425,7 +428,8 @@ def build_model_with_cfg(name, *, pretrained=False, weights=None,
                 cfg.revision)
             registry = spec
             spec = _source_spec(f"hf-hub:{cfg.hf_hub_id}", hub_kwargs)
-            spec.cfg = {**registry.cfg, **spec.cfg}
+            spec.cfg = {**registry.cfg, **{
+                k: v for k, v in spec.cfg.items() if v is not None}}
     head = dict(num_classes=num_classes, include_top=include_top,
                 pooling=pooling, input_shape=input_shape,
                 classifier_activation=classifier_activation)
