@@ -192,8 +192,9 @@ def registry_info_lines(name):
         f"classes ({cfg.dataset})",
         f"preprocessing:  mean {d['mean']}, std {d['std']}, crop_pct "
         f"{cfg.crop_pct}, {cfg.interpolation}",
-        "weights:        none published yet (train, convert a PyTorch "
-        "checkpoint, or load(name, weights=path))",
+        f"weights:        none published yet (train: keras-cmod train "
+        f"--model {cfg.name} ...; convert a PyTorch checkpoint; or "
+        f"keras_cmod.zoo.load({cfg.name!r}, weights=path))",
     ]
 
 
@@ -247,6 +248,12 @@ def format_info(info):
 def run_info(args):
     from keras_cmod import zoo
     from keras_cmod.hub.loading import describe
+    from keras_cmod.hub.sources import is_source
+    from keras_cmod.zoo.registry import unknown_name_error
+
+    if not zoo.is_model(args.name) and not is_source(args.name):
+        # Not a source either: most likely a misspelled registry name.
+        raise unknown_name_error(args.name)
 
     if zoo.is_model(args.name) and not zoo.get_pretrained_cfg(
         args.name

@@ -327,6 +327,10 @@ def from_pretrained(source, *, revision=None, cache_dir=None,
         extra = {"hf_hub_id": location, "revision": path.name}
     else:
         path = local_model_path(location)
+    if path.is_dir():
+        from keras_cmod.hub.saving import check_model_config
+
+        check_model_config(path / CONFIG_FILE)  # names a corrupt file
     model = keras.saving.load_model(
         str(path), custom_objects=custom_objects, compile=compile,
         safe_mode=True,

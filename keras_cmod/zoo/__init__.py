@@ -233,12 +233,15 @@ def preprocess_input(images, model_or_name):
         x = x.astype("float32") / 255.0
     elif np.issubdtype(x.dtype, np.floating):
         x = x.astype("float32")
-        if x.size and not (np.isfinite(x).all() and x.min() >= 0
-                           and x.max() <= 1):
+        if x.size and not np.isfinite(x).all():
+            raise ValueError(
+                "float images must be finite values in [0, 1]; they hold "
+                "NaN or infinity."
+            )
+        if x.size and not (x.min() >= 0 and x.max() <= 1):
             raise ValueError(
                 "float images must be in [0, 1] (uint8 ones in [0, 255]). "
-                f"Received values in [{float(np.nanmin(x))}, "
-                f"{float(np.nanmax(x))}]"
+                f"Received values in [{float(x.min())}, {float(x.max())}]"
             )
     else:
         raise TypeError(

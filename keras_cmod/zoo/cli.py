@@ -1,4 +1,8 @@
-"""`keras-cmod list`: the registry on the command line."""
+"""`keras-cmod list`: the registry on the command line.
+
+Light: the registry is plain data, so listing imports neither TensorFlow
+nor Keras.
+"""
 
 
 def register(subparsers):
@@ -19,9 +23,9 @@ def register(subparsers):
 
 
 def _run(args):
-    from keras_cmod import zoo
+    from keras_cmod.zoo import registry
 
-    names = zoo.list_models(args.filter, pretrained=args.pretrained,
+    names = registry.list_models(args.filter, pretrained=args.pretrained,
                             exclude_filters=args.exclude,
                             include_tags=args.tags or None)
     for name in names:

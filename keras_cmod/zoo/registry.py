@@ -165,7 +165,7 @@ def split_name(name):
 def unknown_name_error(name):
     import difflib
 
-    names = all_names(include_tags=True)
+    names = all_names() + all_names(include_tags=True)
     close = difflib.get_close_matches(name, names, n=5, cutoff=0.6)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
     return ValueError(
