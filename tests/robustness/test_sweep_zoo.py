@@ -186,8 +186,8 @@ CASES = [
         a["root"] / "absent", "org/x", endpoint=DEAD, token="t"),
      FileNotFoundError, ["absent"]),
     ("push_truncated", lambda a: hub.push_to_hub(
-        a["root"] / "truncated_folder", "org/x", endpoint=DEAD, token="t"), ValueError,
-     ["does not load", "refusing"]),
+        a["root"] / "truncated_folder", "org/x", endpoint=DEAD, token="t"),
+     ValueError, ["does not load", "refusing"]),
 ]
 
 
