@@ -1,7 +1,5 @@
 """Classifier heads and the argument checks shared by the families."""
 
-import json
-
 import keras
 
 #: Other spellings of the variant values, accepted and mapped to the
@@ -42,12 +40,24 @@ def check_pretrained_cfg(pretrained_cfg):
             "pretrained_cfg must be a dict or None. Received: "
             f"pretrained_cfg={pretrained_cfg!r}"
         )
-    try:  # plain JSON types: it is saved in the model's config
-        return json.loads(json.dumps(dict(pretrained_cfg)))
-    except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"pretrained_cfg must hold JSON values only: {exc}"
-        ) from None
+    return _plain(pretrained_cfg, "pretrained_cfg")
+
+
+def _plain(value, where):
+    """A copy in plain JSON types (it is saved in the model's config)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v, f"{where}[{k!r}]")
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, where) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if hasattr(value, "tolist"):  # numpy scalars and arrays
+        return _plain(value.tolist(), where)
+    raise TypeError(
+        f"pretrained_cfg must hold JSON values only; {where} is "
+        f"{value!r} of type {type(value).__name__}"
+    )
 
 
 def _is_int(value):

@@ -97,7 +97,7 @@ def test_classifier_activation_softmax():
 
 @pytest.mark.parametrize("kwargs,match", [
     ({"depth": 20}, "depth"),
-    ({"stem": "rmax"}, "stem"),
+    ({"stem": "gabor"}, "stem"),
     ({"antialias": "blur"}, "antialias"),
     ({"pooling": "foo", "include_top": False}, "pooling"),
     ({"num_classes": -3}, "num_classes"),
