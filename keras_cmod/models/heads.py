@@ -12,6 +12,14 @@ ANTIALIAS_ALIASES = {"ablurpool": "adaptive_blurpool"}
 _KERAS_KWARGS = ("trainable", "dtype")
 
 
+class UnknownArgumentError(TypeError, ValueError):
+    """A keyword argument the model does not take (e.g. a misspelling).
+
+    A `TypeError`, as Python raises for unexpected keyword arguments, and
+    a `ValueError`, as for the other bad model arguments.
+    """
+
+
 def canonical_variant(stem, antialias):
     """`(stem, antialias)` with aliases mapped to the canonical values."""
     if isinstance(stem, str):
@@ -25,7 +33,7 @@ def check_extra_kwargs(family, kwargs, allowed):
     """Refuses keyword arguments the model does not know (misspellings)."""
     unknown = sorted(k for k in kwargs if k not in _KERAS_KWARGS)
     if unknown:
-        raise TypeError(
+        raise UnknownArgumentError(
             f"{family} got unexpected keyword argument(s) "
             f"{', '.join(unknown)}. Allowed: "
             f"{', '.join(sorted(allowed + _KERAS_KWARGS))}."

@@ -98,6 +98,10 @@ BUILD_ARGS = ("num_classes", "include_top", "pooling", "input_shape",
               "classifier_activation")
 
 
+class UnknownArgumentError(TypeError, ValueError):
+    """A model argument the architecture does not take (a misspelling?)."""
+
+
 def check_model_kwargs(name, kwargs):
     """Refuses model kwargs the architecture does not take (no Keras).
 
@@ -107,7 +111,8 @@ def check_model_kwargs(name, kwargs):
             `model_kwargs`).
 
     Raises:
-        TypeError: naming the unknown argument(s) and the allowed ones.
+        UnknownArgumentError: (a `TypeError` and a `ValueError`) naming the
+            unknown argument(s) and the allowed ones.
         ValueError: an unknown model name.
     """
     cfg = get_cfg(name)
@@ -119,7 +124,7 @@ def check_model_kwargs(name, kwargs):
     unknown = sorted(k for k in kwargs if k not in allowed + ("trainable",
                                                               "dtype"))
     if unknown:
-        raise TypeError(
+        raise UnknownArgumentError(
             f"{cfg.architecture} got unexpected model argument(s) "
             f"{', '.join(map(str, unknown))}. Allowed: "
             f"{', '.join(sorted(allowed))}."

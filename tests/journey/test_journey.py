@@ -79,7 +79,7 @@ def test_own_photos_train_evaluate_publish_reload(folder, tmp_path,
                                                   no_real_hub, monkeypatch):
     import keras
 
-    from keras_cmod import zoo
+    from keras_cmod import hub, zoo
     from keras_cmod.cli import main
 
     run = tmp_path / "run"
@@ -100,6 +100,7 @@ def test_own_photos_train_evaluate_publish_reload(folder, tmp_path,
     # 2. the run folder as a model source, and as weights
     for m, where in ((zoo.load(f"local-dir:{run}"), "local-dir"),
                      (zoo.load(NAME, weights=run), "weights=RUN"),
+                     (hub.from_pretrained(run), "from_pretrained"),
                      (zoo.load(NAME, weights=run / "model.weights.h5",
                                num_classes=3), "num_classes=3")):
         _check_truth(m, where)

@@ -72,6 +72,12 @@ CASES = [
      ValueError, ["mnist", "cifar10"]),
     ("kwargs_check", lambda a: zoo.check_model_kwargs(NAME, {"blur_sze": 5}),
      TypeError, ["blur_sze", "blur_size"]),
+    ("kwargs_check_value_error", lambda a: zoo.check_model_kwargs(
+        NAME, {"blur_sze": 5}), ValueError, ["blur_sze"]),
+    ("kwargs_check_not_dict", lambda a: zoo.check_model_kwargs(NAME, [1]),
+     TypeError, ["dict"]),
+    ("create_typo_value_error", lambda a: zoo.create_model(NAME, blur_sze=5),
+     ValueError, ["blur_sze"]),
     # create_model
     ("create_typo_kwarg", lambda a: zoo.create_model(NAME, blur_sze=5),
      TypeError, ["blur_sze", "blur_size"]),
