@@ -90,6 +90,22 @@ __all__ = ["freeze_backbone", "train"]
 TRAIN_CONFIG_FILE = "train_config.json"
 
 
+def _train_config_path(output_dir):
+    """The run's training config; `config.json` in runs written before it
+    had its own name (resumed and migrated: config.json then becomes the
+    model's)."""
+    path = os.path.join(output_dir, TRAIN_CONFIG_FILE)
+    legacy = os.path.join(output_dir, "config.json")
+    if not os.path.exists(path) and os.path.exists(legacy):
+        try:
+            with open(legacy, encoding="utf-8") as f:
+                if "class_name" not in json.load(f):
+                    return legacy
+        except (OSError, ValueError):
+            return legacy  # reported by the config check
+    return path
+
+
 def freeze_backbone(model, head=("predictions",)):
     """Freezes every layer except the classifier, for fine-tuning.
 
@@ -373,7 +389,7 @@ class _Run:
                                                            self.model_fn)
         if self.chief:
             _check_writable(self.output_dir)
-            _check_resume_config(cfg, self._path(TRAIN_CONFIG_FILE))
+            _check_resume_config(cfg, _train_config_path(self.output_dir))
 
         self.strategy = strategy_lib.get_strategy(cfg.strategy, cfg.tpu)
         self.replicas = self.strategy.num_replicas_in_sync

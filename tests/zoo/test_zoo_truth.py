@@ -108,3 +108,16 @@ def test_list_command_path_imports_no_tensorflow():
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "resnet18_cmod.cifar10" in proc.stdout.split()
+
+
+def test_old_run_folders_keep_their_training_config(tmp_path):
+    import json
+
+    from keras_cmod.training.trainer import _train_config_path
+
+    assert _train_config_path(tmp_path).endswith("train_config.json")
+    (tmp_path / "config.json").write_text(json.dumps({"model": NAME}))
+    assert _train_config_path(tmp_path).endswith("/config.json")  # legacy
+    (tmp_path / "config.json").write_text(
+        json.dumps({"class_name": "ResNet", "config": {}}))
+    assert _train_config_path(tmp_path).endswith("train_config.json")
