@@ -117,7 +117,8 @@ CASES = [
     ("create_pretrained_cfg", lambda a: zoo.create_model(
         NAME, pretrained_cfg="x"), TypeError, ["pretrained_cfg"]),
     ("create_no_weights", lambda a: zoo.create_model(NAME, pretrained=True),
-     ValueError, ["resnet18_cmod.cifar10", "no pretrained weights"]),
+     ValueError, ["no pretrained weights", "--model resnet18_cmod.cifar10",
+                  "create_model('resnet18_cmod.cifar10')"]),
     # load with local weights
     ("load_missing", lambda a: zoo.load(NAME, weights=a["root"] / "nope.h5"),
      FileNotFoundError, ["nope.h5"]),

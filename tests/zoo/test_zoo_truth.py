@@ -121,3 +121,13 @@ def test_old_run_folders_keep_their_training_config(tmp_path):
     (tmp_path / "config.json").write_text(
         json.dumps({"class_name": "ResNet", "config": {}}))
     assert _train_config_path(tmp_path).endswith("train_config.json")
+
+
+@pytest.mark.parametrize("name", ["alexnet_cmod", "resnet18_ablurpool_twin"])
+def test_classifier_group_of_the_weights_file(name):
+    from keras_cmod.zoo import builder
+
+    model = zoo.create_model(name, num_classes=3)
+    family = zoo.get_pretrained_cfg(name).family
+    assert builder._saved_paths(model)["predictions"] == (
+        builder._PREDICTIONS_GROUP[family])
