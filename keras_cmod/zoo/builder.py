@@ -57,6 +57,11 @@ class _Spec:
         self.weights = weights        # path of a .weights.h5, or None
         self.source = source          # how to name the weights' origin
         self.file_cfg = file_cfg      # pretrained_cfg stored with weights
+        self.model = None             # a loaded model (`.keras` files)
+
+    @property
+    def has_weights(self):
+        return self.weights is not None or self.model is not None
 
 
 # ------------------------------------------------------------ model dirs
@@ -375,9 +380,8 @@ def _derive_cfg(spec, model, head_from_weights, pretrained):
         pooling=model.pooling,
         model_kwargs={k: getattr(model, k) for k in _ARCH_KEYS
                       if hasattr(model, k)},
-        weights=spec.source if spec.weights or hasattr(spec, "model")
-        else None,
-        pretrained=bool(pretrained),
+        weights=spec.source if spec.has_weights else None,
+        pretrained=bool(pretrained or spec.has_weights),
     )
     for key in ("family",):
         base.setdefault(key, spec.family)
@@ -435,7 +439,7 @@ def build_model_with_cfg(name, *, pretrained=False, weights=None,
                 classifier_activation=classifier_activation)
     model = _build(spec, head, model_kwargs)
     head_from_weights = False
-    if getattr(spec, "model", None) is not None:
+    if spec.model is not None:
         source = spec.model
         head_from_weights = _same_head(source, model)
         if num_classes is None and not head_from_weights and (
