@@ -4,7 +4,14 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_cmod.wavelets.blur import binomial_filter_2d
+from keras_cmod.layers._utils import (
+    check_defined_channels,
+    check_int,
+    check_rank,
+    check_spatial,
+    float_input,
+)
+from keras_cmod.wavelets.blur import BLUR_SIZES, binomial_filter_2d
 
 
 def blur_padding(filter_size):
@@ -134,28 +141,26 @@ class BlurPool2D(keras.layers.Layer):
 
     def __init__(self, filter_size=3, strides=2, **kwargs):
         super().__init__(**kwargs)
-        self._kernel_2d = binomial_filter_2d(filter_size)  # validates
-        if isinstance(strides, bool) or not isinstance(strides, int) or (
-            strides < 1
-        ):
-            raise ValueError(
-                f"strides must be a positive int. Received: strides={strides!r}"
-            )
-        self.filter_size = int(filter_size)
+        filter_size = check_int(filter_size, "filter_size", min(BLUR_SIZES),
+                                max(BLUR_SIZES))
+        strides = check_int(strides, "strides", 1)
+        self._kernel_2d = binomial_filter_2d(filter_size)
+        self.filter_size = filter_size
         self.strides = strides
 
     def build(self, input_shape):
+        check_rank(input_shape, 4, "BlurPool2D")
+        check_defined_channels(input_shape, "BlurPool2D")
+        check_spatial(input_shape, 1, "BlurPool2D")
         channels = input_shape[-1]
-        if channels is None:
-            raise ValueError(
-                "The channel dimension must be defined. "
-                f"Received: input_shape={tuple(input_shape)}"
-            )
         self._kernel = np.tile(
             self._kernel_2d[:, :, None, None], (1, 1, channels, 1)
         ).astype("float32")
 
     def call(self, inputs):
+        check_rank(inputs.shape, 4, "BlurPool2D")
+        check_spatial(inputs.shape, 1, "BlurPool2D")
+        inputs = float_input(inputs, self.compute_dtype, "BlurPool2D")
         s = self.strides
         if self.filter_size == 1:
             return inputs[:, ::s, ::s, :]
