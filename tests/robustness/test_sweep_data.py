@@ -2,7 +2,6 @@
 the file, raised before a dataset is built."""
 
 import io
-import os
 
 import numpy as np
 import pytest

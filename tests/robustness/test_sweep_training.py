@@ -11,6 +11,7 @@ from sweep import rejects
 
 from keras_cmod.training import TrainConfig, checkpoint, train
 
+
 def tiny_model_fn(name, num_classes=10, input_shape=None, **kwargs):
     """conv -> ReLU -> pooling -> dense: a run in a second."""
     import keras
