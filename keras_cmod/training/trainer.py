@@ -590,7 +590,12 @@ class _Run:
         rates = self._epoch_rates = []
         t_epoch = time.perf_counter()
         for step_in_epoch in range(skip, self.steps_per_epoch):
-            loss = self._train_step(epoch, step_in_epoch, lr, bar)
+            try:
+                loss = self._train_step(epoch, step_in_epoch, lr, bar)
+            except (tf.errors.InvalidArgumentError,
+                    tf.errors.DataLossError) as err:
+                self._name_bad_images(err, self.cfg.folder)
+                raise
             g = state["global_step"]
             if (cfg.checkpoint_every_steps
                     and g % cfg.checkpoint_every_steps == 0
@@ -628,6 +633,20 @@ class _Run:
         self._save(epoch + 1, 0)
         self._notify("epoch_end", epoch=epoch, step_in_epoch=0,
                      global_step=state["global_step"], loss=row["loss"])
+
+    def _name_bad_images(self, err, folder):
+        """A decode error of a folder dataset names no file: find it.
+
+        The up-front check reads headers and end markers only; an image
+        damaged inside fails while training. Every image of the folder is
+        then decoded once, and the `ValueError` names the bad file(s).
+        """
+        if folder is None or "decode" not in str(err).lower() and not any(
+            word in str(err) for word in ("JPEG", "PNG", "BMP", "GIF")
+        ):
+            return
+        logger.error("An image failed to decode; checking %s", folder)
+        list_image_folder(folder, "full")  # raises, naming the files
 
     def _train_step(self, epoch, step_in_epoch, lr, bar):
         """One optimizer step (with logging); returns its loss."""

@@ -152,6 +152,15 @@ for n in (7, 1, 2):
     assert y.shape == (1, 6, 6, 2) and np.allclose(y, 1.0), (n, y)
 """,
     # A dynamic empty map must fail with an exception, not a signal.
+    # Blur-pool ResNets with a dynamic size on a 1x1 image: the small-map
+    # padding is exact (no signal, the right output shape).
+    "resnet_1x1": """
+from keras_cmod.zoo import create_model
+m = create_model("resnet18_ablurpool", input_shape=(None, None, 3),
+                 num_classes=3)
+y = np.asarray(m(np.zeros((1, 1, 1, 3), "float32")))
+assert y.shape == (1, 3) and np.isfinite(y).all(), y
+""",
     "blur_dynamic_empty": """
 layer = layers.BlurPool2D(3)
 f = tf.function(layer, input_signature=[tf.TensorSpec((None, None, None, 2))])
@@ -163,6 +172,32 @@ else:
     assert y.size == 0, y.shape
 """,
 }
+
+
+JAX_CHILD = """
+import numpy as np
+from keras_cmod import layers
+for n in (1, 2, 3):
+    x = np.ones((1, n, n, 4), "float32")
+    for layer in (layers.BlurPool2D(5), layers.AdaptiveBlurPool2D(groups=2),
+                  layers.AdaptiveAvgPool2D(6)):
+        y = np.asarray(layer(x))
+        assert np.allclose(y, 1.0, atol=1e-5), (layer.name, n, y)
+try:
+    layers.BlurPool2D(3)(np.zeros((1, 0, 3, 2), "float32"))
+except ValueError as e:
+    assert "height of at least 1" in str(e), e
+else:
+    raise AssertionError("an empty map was accepted")
+print("OK")
+"""
+
+
+def test_process_level_jax():
+    pytest.importorskip("jax")
+    proc = child(JAX_CHILD, timeout=180, env={"KERAS_BACKEND": "jax"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "OK" in proc.stdout
 
 
 def test_process_level():

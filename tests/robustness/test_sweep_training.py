@@ -235,3 +235,22 @@ def test_divergence_names_a_checkpoint_that_exists(checkpoint_every,
         assert os.path.isfile(path), message
     else:
         assert "No checkpoint was written yet" in message
+
+
+def test_image_damaged_inside_is_named_mid_run(tmp_path):
+    import io
+
+    from PIL import Image
+
+    root = _folder(tmp_path / "data", ["a", "b"], n=2)
+    buf = io.BytesIO()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (32, 32, 3), np.uint8)).save(
+        buf, "JPEG")
+    # Cut short, with an end marker appended: the header and end-marker
+    # check passes, decoding fails.
+    bad = os.path.join(root, "b", "bad.jpg")
+    _write(bad, buf.getvalue()[:400] + b"\xff\xd9")
+    cfg = dict(BASE, dataset=f"folder:{root}", num_classes=None,
+               steps_per_epoch=None, batch_size=5)
+    rejects(_run(cfg, tmp_path / "run"), ValueError, bad, "decode error")
