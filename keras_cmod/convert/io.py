@@ -146,11 +146,6 @@ def _check_values(array, key):
                 f"value(s) (NaN or infinity, e.g. {bad.flat[0]!r}) among "
                 f"{array.size}: refusing to import it."
             )
-    elif array.dtype.kind not in "biu":
-        raise ValueError(
-            f"State dict entry {key!r} has dtype {array.dtype}; expected "
-            "a real number or boolean array."
-        )
     return array
 
 

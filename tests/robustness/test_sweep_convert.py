@@ -29,7 +29,6 @@ VALUES = [
      ["'wpt.filters'", "complex", "imaginary"]),
     ("complex128", _bad("conv.weight", np.zeros((2, 2), "complex128")),
      ["'conv.weight'", "complex128"]),
-    ("string", _bad("meta", np.array(["a"])), ["'meta'", "dtype"]),
     ("object", _bad("thing", object()),
      ["Could not find a state dict", "'thing'"]),
     ("wrapped_nan", {"state_dict": _bad("module.fc.weight",

@@ -112,6 +112,10 @@ def _run_cases():
         "input_size": (dict(model="resnet18_cmod.cifar10",
                             input_size=[8, 8]),
                        None, ValueError, ["8"]),
+        # Unknown model arguments: the builder refuses them before the
+        # output folder exists.
+        "model_kwargs": (dict(model_kwargs={"blur_sze": 5}), None,
+                         TypeError, ["blur_sze"]),
         # Too few examples for one optimizer step.
         "tiny_split": (dict(steps_per_epoch=None, synthetic_train_size=2),
                        None, ValueError, ["2 examples", "batch"]),
