@@ -22,6 +22,7 @@ unwrapped, and the `module.` prefix of `DataParallel` /
 import json
 import os
 import struct
+import zipfile
 
 import numpy as np
 
@@ -117,8 +118,35 @@ def normalize_state_dict(state_dict):
                 f"Duplicate key {name!r} after stripping the "
                 f"{DDP_PREFIX!r} prefix."
             )
-        out[name] = _to_numpy(value, key)
+        out[name] = _check_values(_to_numpy(value, key), key)
     return out
+
+
+def _check_values(array, key):
+    """Refuses complex and non-finite tensors, naming them.
+
+    The parameters and buffers of the converted models are real: a complex
+    tensor is not reduced to its real part (its imaginary part would be
+    lost silently), and NaN or infinite values would give a model that
+    outputs NaN.
+    """
+    if np.iscomplexobj(array):
+        raise ValueError(
+            f"State dict entry {key!r} is complex ({array.dtype}); the "
+            "parameters of these models are real, and dropping the "
+            "imaginary part would change the model. Store real tensors "
+            "(e.g. the real and imaginary parts as two entries)."
+        )
+    if array.dtype.kind == "f":
+        finite = np.isfinite(array)
+        if not finite.all():
+            bad = array[~finite]
+            raise ValueError(
+                f"State dict entry {key!r} holds {bad.size} non-finite "
+                f"value(s) (NaN or infinity, e.g. {bad.flat[0]!r}) among "
+                f"{array.size}: refusing to import it."
+            )
+    return array
 
 
 # -- safetensors ------------------------------------------------------------
@@ -261,6 +289,44 @@ def _read_torch(path):
         ) from None
 
 
+def _read_npz(path):
+    try:
+        data = np.load(path, allow_pickle=False)
+        if not hasattr(data, "files"):
+            raise ValueError("a single array, not an .npz archive")
+        with data:
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile,
+            zipfile.LargeZipFile) as exc:
+        raise ValueError(
+            f"Cannot read the .npz file {path!r} (truncated or not an "
+            f"archive of arrays): {type(exc).__name__}: {exc}"
+        ) from None
+
+
+def _check_torch_file(path):
+    """A PyTorch file is a zip archive (since 1.6) or a pickle (legacy)."""
+    with open(path, "rb") as f:
+        head = f.read(2)
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                bad = archive.testzip()
+        except (OSError, zipfile.BadZipFile) as exc:
+            bad = f"{type(exc).__name__}: {exc}"
+        if bad is None:
+            return
+        raise ValueError(
+            f"The PyTorch file {path!r} is corrupt (archive member {bad})."
+        )
+    if len(head) == 2 and head[0] == 0x80:  # pickle protocol >= 2
+        return
+    raise ValueError(
+        f"{path!r} is not a PyTorch checkpoint (neither a zip archive nor "
+        "a pickle; truncated?). Expected a file saved with torch.save."
+    )
+
+
 def read_state_dict(source):
     """A state dict from a mapping or a file, as `dict[str, ndarray]`.
 
@@ -290,11 +356,11 @@ def read_state_dict(source):
         raise FileNotFoundError(f"No checkpoint file at {path!r}.")
     lower = path.lower()
     if lower.endswith(".npz"):
-        with np.load(path, allow_pickle=False) as data:
-            raw = {k: data[k] for k in data.files}
+        raw = _read_npz(path)
     elif lower.endswith(".safetensors"):
         raw = read_safetensors(path)
     elif lower.endswith(TORCH_EXTENSIONS):
+        _check_torch_file(path)
         raw = _read_torch(path)
     else:
         raise ValueError(

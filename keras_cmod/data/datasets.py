@@ -429,7 +429,9 @@ def list_image_folder(path, check_images="header"):
     Args:
         path: the root folder, laid out as `path/<class>/<image>`.
         check_images: `"header"` (default: every file must start with a
-            JPEG/PNG/BMP/GIF signature; fast), `"full"` (decode every image
+            JPEG/PNG/BMP/GIF signature and hold its end marker - a JPEG's
+            EOI, a PNG's IEND, a BMP's stated size - so a truncated file is
+            named before any training; fast), `"full"` (decode every image
             once; slow for big folders) or `"none"`.
 
     Returns:
@@ -497,17 +499,46 @@ def list_image_folder(path, check_images="header"):
     return files, labels, classes
 
 
+_TAIL = 4096
+
+
+def _truncated(head, f):
+    """Why an image whose signature is valid is cut short, or `None`.
+
+    A JPEG ends with its EOI marker (`FF D9`, which cannot occur inside the
+    byte-stuffed entropy-coded data), a PNG with its `IEND` chunk, a BMP is
+    at least the size its header states. Trailing bytes after the end
+    marker are allowed. Only the last few kilobytes are read.
+    """
+    size = f.seek(0, os.SEEK_END)
+    f.seek(max(0, size - _TAIL))
+    tail = f.read()
+    if head.startswith(b"\xff\xd8\xff") and b"\xff\xd9" not in tail:
+        return "truncated JPEG: no end-of-image marker"
+    if head.startswith(b"\x89PNG") and b"IEND" not in tail:
+        return "truncated PNG: no IEND chunk"
+    if head.startswith(b"BM") and len(head) >= 6:
+        stated = int.from_bytes(head[2:6], "little")
+        if 0 < size < stated:
+            return f"truncated BMP: {size} of {stated} bytes"
+    return None
+
+
 def _check_image_files(files, full):
     bad = []
     for fname in files:
         try:
             with open(fname, "rb") as f:
                 data = f.read() if full else f.read(8)
+                why = (None if not data.startswith(_SIGNATURES)
+                       else _truncated(data, f))
         except OSError as err:
             bad.append(f"{fname} ({err.strerror})")
             continue
         if not data.startswith(_SIGNATURES):
             bad.append(f"{fname} (not a JPEG/PNG/BMP/GIF file)")
+        elif why:
+            bad.append(f"{fname} ({why})")
         elif full:
             try:
                 tf.io.decode_image(data, channels=3, expand_animations=False)

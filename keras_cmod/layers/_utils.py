@@ -1,6 +1,7 @@
 """Small helpers shared by the keras-cmod layers (keras.ops only)."""
 
 import keras
+import numpy as np
 from keras import ops
 
 
@@ -110,3 +111,107 @@ def fresh_initializer(initializer):
     if "seed" in config:
         config["seed"] = None
     return initializer.__class__.from_config(config)
+
+
+# -- argument and input checks shared by the layers --------------------------
+
+
+def check_int(value, name, minimum=None, maximum=None):
+    """`value` as an int in `[minimum, maximum]`; the error names `name`."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(
+            f"{name} must be an int. Received: {name}={value!r} "
+            f"(of type {type(value).__name__})"
+        )
+    value = int(value)
+    low = -np.inf if minimum is None else minimum
+    high = np.inf if maximum is None else maximum
+    if not low <= value <= high:
+        allowed = (f">= {minimum}" if maximum is None
+                   else f"in {minimum}..{maximum}")
+        raise ValueError(f"{name} must be {allowed}. Received: {name}={value}")
+    return value
+
+
+def check_float(value, name, minimum=None, maximum=None,
+                include_minimum=True, include_maximum=True):
+    """`value` as a finite float within the bounds; the error names `name`.
+
+    Strings are refused even when they spell a number (`"0.9"`), so a
+    configuration typo is not silently accepted.
+    """
+    if isinstance(value, bool) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(
+            f"{name} must be a number. Received: {name}={value!r} "
+            f"(of type {type(value).__name__})"
+        )
+    value = float(value)
+    ok = np.isfinite(value)
+    if ok and minimum is not None:
+        ok = value >= minimum if include_minimum else value > minimum
+    if ok and maximum is not None:
+        ok = value <= maximum if include_maximum else value < maximum
+    if not ok:
+        left = "[" if include_minimum else "("
+        right = "]" if include_maximum else ")"
+        low = "-inf" if minimum is None else minimum
+        high = "inf" if maximum is None else maximum
+        raise ValueError(
+            f"{name} must be a finite number in {left}{low}, {high}{right}. "
+            f"Received: {name}={value!r}"
+        )
+    return value
+
+
+def check_rank(input_shape, rank, layer_name):
+    """Reject an input whose rank is not `rank` (e.g. 4 for NHWC)."""
+    try:
+        actual = len(input_shape)
+    except TypeError:
+        actual = None
+    if actual != rank:
+        raise ValueError(
+            f"{layer_name} expects a rank-{rank} input "
+            f"{'(batch, height, width, channels)' if rank == 4 else ''}"
+            .rstrip()
+            + f". Received: input_shape={input_shape!r}"
+        )
+
+
+def check_spatial(input_shape, min_size, layer_name):
+    """Reject a known height or width below `min_size` (NHWC)."""
+    for axis, name in ((1, "height"), (2, "width")):
+        n = input_shape[axis]
+        if n is not None and n < min_size:
+            raise ValueError(
+                f"{layer_name} needs a {name} of at least {min_size}. "
+                f"Received: input_shape={tuple(input_shape)}"
+            )
+
+
+def check_defined_channels(input_shape, layer_name):
+    """The channel axis must be known to build the weights."""
+    if input_shape[-1] is None:
+        raise ValueError(
+            f"{layer_name}: the channel dimension must be defined. "
+            f"Received: input_shape={tuple(input_shape)}"
+        )
+
+
+def float_input(inputs, dtype, layer_name):
+    """Integer and boolean inputs cast to `dtype`; others must be floats.
+
+    Images often arrive as uint8; a complex or string tensor is refused
+    rather than reduced.
+    """
+    kind = keras.backend.standardize_dtype(inputs.dtype)
+    if kind.startswith(("float", "bfloat")):
+        return inputs
+    if kind.startswith(("int", "uint", "bool")):
+        return ops.cast(inputs, dtype)
+    raise TypeError(
+        f"{layer_name} expects a real (float or integer) input. "
+        f"Received: dtype={kind}"
+    )

@@ -3,6 +3,13 @@
 import keras
 from keras import ops
 
+from keras_cmod.layers._utils import (
+    check_int,
+    check_rank,
+    check_spatial,
+    float_input,
+)
+
 
 def _pool_matrix(n_in, n_out):
     """`(n_out, n_in)` averaging matrix of PyTorch's adaptive pooling.
@@ -46,17 +53,25 @@ class AdaptiveAvgPool2D(keras.layers.Layer):
 
     def __init__(self, output_size, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(output_size, int):
-            output_size = (output_size, output_size)
-        output_size = tuple(int(v) for v in output_size)
-        if len(output_size) != 2 or min(output_size) < 1:
+        pair = output_size
+        if not isinstance(pair, (tuple, list)):
+            pair = (pair, pair)
+        if len(pair) != 2:
             raise ValueError(
                 "output_size must be a positive int or 2 positive ints. "
                 f"Received: output_size={output_size!r}"
             )
-        self.output_size = output_size
+        self.output_size = tuple(check_int(v, "output_size", 1)
+                                 for v in pair)
+
+    def build(self, input_shape):
+        check_rank(input_shape, 4, "AdaptiveAvgPool2D")
+        check_spatial(input_shape, 1, "AdaptiveAvgPool2D")
 
     def call(self, inputs):
+        check_rank(inputs.shape, 4, "AdaptiveAvgPool2D")
+        check_spatial(inputs.shape, 1, "AdaptiveAvgPool2D")
+        inputs = float_input(inputs, self.compute_dtype, "AdaptiveAvgPool2D")
         shape = ops.shape(inputs)
         ph = ops.cast(_pool_matrix(shape[1], self.output_size[0]),
                       inputs.dtype)

@@ -3,6 +3,14 @@
 import keras
 from keras import ops
 
+from keras_cmod.layers._utils import (
+    check_defined_channels,
+    check_float,
+    check_int,
+    check_rank,
+    check_spatial,
+    float_input,
+)
 from keras_cmod.layers.blur_pool import blur_padding, pad_reflect_safe
 
 
@@ -72,12 +80,9 @@ class AdaptiveBlurPool2D(keras.layers.Layer):
                 f"Received: softmax={softmax!r}"
             )
         self.softmax = softmax
-        for name, v in (("groups", groups), ("filter_size", filter_size),
-                        ("strides", strides)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(
-                    f"{name} must be a positive int. Received: {name}={v!r}"
-                )
+        groups = check_int(groups, "groups", 1)
+        filter_size = check_int(filter_size, "filter_size", 1)
+        strides = check_int(strides, "strides", 1)
         if filter_size % 2 == 0:
             raise ValueError(
                 "filter_size must be odd. "
@@ -86,13 +91,18 @@ class AdaptiveBlurPool2D(keras.layers.Layer):
         self.groups = groups
         self.filter_size = filter_size
         self.strides = strides
-        self.momentum = float(momentum)
-        self.epsilon = float(epsilon)
+        self.momentum = check_float(momentum, "momentum", 0.0, 1.0,
+                                    include_maximum=False)
+        self.epsilon = check_float(epsilon, "epsilon", 0.0,
+                                   include_minimum=False)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
     def build(self, input_shape):
+        check_rank(input_shape, 4, "AdaptiveBlurPool2D")
+        check_defined_channels(input_shape, "AdaptiveBlurPool2D")
+        check_spatial(input_shape, 1, "AdaptiveBlurPool2D")
         channels = input_shape[-1]
-        if channels is None or channels % self.groups:
+        if channels % self.groups:
             raise ValueError(
                 f"groups={self.groups} must divide the number of channels. "
                 f"Received: input_shape={tuple(input_shape)}"
@@ -118,6 +128,9 @@ class AdaptiveBlurPool2D(keras.layers.Layer):
         self.bn.build((input_shape[0], *input_shape[1:3], self.groups * k * k))
 
     def call(self, inputs, training=None):
+        check_rank(inputs.shape, 4, "AdaptiveBlurPool2D")
+        check_spatial(inputs.shape, 1, "AdaptiveBlurPool2D")
+        inputs = float_input(inputs, self.compute_dtype, "AdaptiveBlurPool2D")
         k, s, g = self.filter_size, self.strides, self.groups
         p = blur_padding(k)
         x = pad_reflect_safe(inputs, (p, p))

@@ -4,7 +4,14 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_cmod.wavelets.blur import binomial_filter_2d
+from keras_cmod.layers._utils import (
+    check_defined_channels,
+    check_int,
+    check_rank,
+    check_spatial,
+    float_input,
+)
+from keras_cmod.wavelets.blur import BLUR_SIZES, binomial_filter_2d
 
 
 def blur_padding(filter_size):
@@ -12,30 +19,94 @@ def blur_padding(filter_size):
     return (filter_size - 1) // 2, filter_size // 2
 
 
-def pad_reflect_safe(x, pads):
-    """Reflect padding that also works on maps smaller than the padding.
+def _static_pad_indices(n, before, after):
+    """Source rows of the padded axis (numpy), for a known size `n >= 1`.
 
-    Reflect padding needs `pad < size`. CIFAR-sized inputs reach 1- or
-    2-pixel maps, so on such (static) sizes the padding falls back to
-    repeated symmetric padding (edge values mirrored, one pass at a time),
-    which keeps a constant map constant instead of failing.
+    Reflect when both pads are smaller than `n`; otherwise repeated
+    symmetric padding, one pass of at most the current size at a time (a
+    constant map stays constant). Every pass makes progress since the
+    size is at least 1.
+    """
+    if max(before, after) < n:
+        i = np.abs(np.arange(-before, n + after))
+        return np.where(i > n - 1, 2 * (n - 1) - i, i)
+    idx = np.arange(n)
+    while before or after:
+        m = len(idx)
+        a, b = min(before, m), min(after, m)
+        k = np.arange(-a, m + b)
+        k = np.where(k < 0, -k - 1, np.where(k >= m, 2 * m - k - 1, k))
+        idx = idx[k]
+        before, after = before - a, after - b
+    return idx
+
+
+def _dynamic_pad_indices(n, before, after):
+    """`_static_pad_indices` with ops, for a size known only at run time.
+
+    The same rows for every `n >= 1`, without branching on `n`: both
+    candidate index vectors are computed (the symmetric passes with a
+    fixed count, `max(before, after)`, each pass possibly empty) and the
+    reflect one is selected where it applies. Indices are clipped to
+    `[0, n - 1]`, so no runtime ever reads outside the map.
+    """
+    n = ops.cast(n, "int32")
+    last = ops.maximum(n - 1, 0)
+    i = ops.abs(ops.arange(-before, n + after, dtype="int32"))
+    reflect = ops.where(i > last, 2 * last - i, i)
+    idx = ops.arange(0, n, dtype="int32")
+    m, rb, ra = n, before, after
+    for _ in range(max(before, after)):
+        a, b = ops.minimum(rb, m), ops.minimum(ra, m)
+        k = ops.arange(-a, m + b, dtype="int32")
+        k = ops.where(k < 0, -k - 1, ops.where(k >= m, 2 * m - k - 1, k))
+        idx = ops.take(idx, ops.clip(k, 0, ops.maximum(m - 1, 0)))
+        m, rb, ra = m + a + b, rb - a, ra - b
+    symmetric = ops.reshape(idx, (-1,))
+    use_reflect = ops.less(max(before, after), n)
+    out = ops.where(use_reflect, reflect, symmetric)
+    return ops.clip(out, 0, last)
+
+
+def pad_reflect_safe(x, pads):
+    """Reflect padding of an NHWC map that also works on small maps.
+
+    Reflect padding needs `pad < size`. CIFAR-sized inputs and AlexNet at
+    63-80 px reach 1- or 2-pixel maps; on such an axis the padding falls
+    back to repeated symmetric padding (edge values mirrored, one pass at
+    a time), which keeps a constant map constant. Each axis is decided on
+    its own. Known sizes use a reflect pad (or a constant gather); sizes
+    known only at run time use a gather whose rows are computed with ops,
+    so the result is the same for every size in every runtime (TF, TFLite,
+    ONNX, JAX). Empty maps are rejected.
     """
     (t, b), (left, r) = pads
     if t == b == left == r == 0:
         return x
-    h, w = x.shape[1], x.shape[2]
-    small = (h is not None and max(t, b) >= h) or (
-        w is not None and max(left, r) >= w
-    )
-    if not small:
-        return ops.pad(x, ((0, 0), (t, b), (left, r), (0, 0)),
-                       mode="reflect")
-    while t or b or left or r:
-        h, w = x.shape[1], x.shape[2]
-        step = [min(v, n) for v, n in ((t, h), (b, h), (left, w), (r, w))]
-        x = ops.pad(x, ((0, 0), tuple(step[:2]), tuple(step[2:]), (0, 0)),
-                    mode="symmetric")
-        t, b, left, r = (v - d for v, d in zip((t, b, left, r), step))
+    static = x.shape
+    for axis, name in ((1, "height"), (2, "width")):
+        if static[axis] == 0:
+            raise ValueError(
+                f"Cannot pad an empty map: the {name} is 0. "
+                f"Received: input_shape={tuple(static)}"
+            )
+    dynamic = None
+    for axis, (before, after) in ((1, (t, b)), (2, (left, r))):
+        if before == after == 0:
+            continue
+        n = static[axis]
+        if n is not None and max(before, after) < n:
+            pad = [(0, 0)] * 4
+            pad[axis] = (before, after)
+            x = ops.pad(x, pad, mode="reflect")
+            continue
+        if n is not None:
+            idx = _static_pad_indices(n, before, after).astype("int32")
+        else:
+            if dynamic is None:
+                dynamic = ops.shape(x)
+            idx = _dynamic_pad_indices(dynamic[axis], before, after)
+        x = ops.take(x, idx, axis=axis)
     return x
 
 
@@ -70,28 +141,26 @@ class BlurPool2D(keras.layers.Layer):
 
     def __init__(self, filter_size=3, strides=2, **kwargs):
         super().__init__(**kwargs)
-        self._kernel_2d = binomial_filter_2d(filter_size)  # validates
-        if isinstance(strides, bool) or not isinstance(strides, int) or (
-            strides < 1
-        ):
-            raise ValueError(
-                f"strides must be a positive int. Received: strides={strides!r}"
-            )
-        self.filter_size = int(filter_size)
+        filter_size = check_int(filter_size, "filter_size", min(BLUR_SIZES),
+                                max(BLUR_SIZES))
+        strides = check_int(strides, "strides", 1)
+        self._kernel_2d = binomial_filter_2d(filter_size)
+        self.filter_size = filter_size
         self.strides = strides
 
     def build(self, input_shape):
+        check_rank(input_shape, 4, "BlurPool2D")
+        check_defined_channels(input_shape, "BlurPool2D")
+        check_spatial(input_shape, 1, "BlurPool2D")
         channels = input_shape[-1]
-        if channels is None:
-            raise ValueError(
-                "The channel dimension must be defined. "
-                f"Received: input_shape={tuple(input_shape)}"
-            )
         self._kernel = np.tile(
             self._kernel_2d[:, :, None, None], (1, 1, channels, 1)
         ).astype("float32")
 
     def call(self, inputs):
+        check_rank(inputs.shape, 4, "BlurPool2D")
+        check_spatial(inputs.shape, 1, "BlurPool2D")
+        inputs = float_input(inputs, self.compute_dtype, "BlurPool2D")
         s = self.strides
         if self.filter_size == 1:
             return inputs[:, ::s, ::s, :]

@@ -3,6 +3,13 @@
 import keras
 from keras import ops
 
+from keras_cmod.layers._utils import (
+    check_defined_channels,
+    check_float,
+    check_rank,
+    float_input,
+)
+
 
 @keras.saving.register_keras_serializable(package="keras_cmod")
 class ModulusBatchNorm(keras.layers.Layer):
@@ -42,18 +49,14 @@ class ModulusBatchNorm(keras.layers.Layer):
 
     def __init__(self, momentum=0.9, epsilon=1e-5, **kwargs):
         super().__init__(**kwargs)
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(
-                f"momentum must be in [0, 1). Received: momentum={momentum}"
-            )
-        if epsilon <= 0:
-            raise ValueError(
-                f"epsilon must be > 0. Received: epsilon={epsilon}"
-            )
-        self.momentum = float(momentum)
-        self.epsilon = float(epsilon)
+        self.momentum = check_float(momentum, "momentum", 0.0, 1.0,
+                                    include_maximum=False)
+        self.epsilon = check_float(epsilon, "epsilon", 0.0,
+                                   include_minimum=False)
 
     def build(self, input_shape):
+        check_rank(input_shape, 4, "ModulusBatchNorm")
+        check_defined_channels(input_shape, "ModulusBatchNorm")
         channels = input_shape[-1]
         self.gamma = self.add_weight(
             name="gamma", shape=(channels,), initializer="ones",
@@ -72,6 +75,8 @@ class ModulusBatchNorm(keras.layers.Layer):
         )
 
     def call(self, inputs, training=None):
+        check_rank(inputs.shape, 4, "ModulusBatchNorm")
+        inputs = float_input(inputs, self.compute_dtype, "ModulusBatchNorm")
         dtype = inputs.dtype
         x = ops.cast(inputs, "float32")
         if training and self.trainable:  # frozen: inference mode, as BN
@@ -124,6 +129,12 @@ class Bias(keras.layers.Layer):
         self.bias_initializer = keras.initializers.get(bias_initializer)
 
     def build(self, input_shape):
+        if len(input_shape) < 1:
+            raise ValueError(
+                "Bias expects an input with a channel axis. "
+                f"Received: input_shape={tuple(input_shape)}"
+            )
+        check_defined_channels(input_shape, "Bias")
         self.bias = self.add_weight(
             name="bias",
             shape=(input_shape[-1],),
@@ -131,6 +142,7 @@ class Bias(keras.layers.Layer):
         )
 
     def call(self, inputs):
+        inputs = float_input(inputs, self.compute_dtype, "Bias")
         return inputs + ops.cast(self.bias, inputs.dtype)
 
     def compute_output_shape(self, input_shape):

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_cmod.layers._utils import check_float
+
 
 @keras.saving.register_keras_serializable(package="keras_cmod")
 class PacketSelectionPenalty(keras.regularizers.Regularizer):
@@ -24,12 +26,9 @@ class PacketSelectionPenalty(keras.regularizers.Regularizer):
     """
 
     def __init__(self, strength, epsilon=1e-12):
-        if strength < 0:
-            raise ValueError(
-                f"strength must be >= 0. Received: strength={strength}"
-            )
-        self.strength = float(strength)
-        self.epsilon = float(epsilon)
+        self.strength = check_float(strength, "strength", 0.0)
+        self.epsilon = check_float(epsilon, "epsilon", 0.0,
+                                   include_minimum=False)
 
     def __call__(self, x):
         a = ops.abs(x)

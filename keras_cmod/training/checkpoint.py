@@ -23,18 +23,29 @@ collective operation; non-chief workers write to a scratch folder).
 
 import glob
 import json
+import logging
 import os
 import re
+import zipfile
 
 import numpy as np
 import tensorflow as tf
 
 __all__ = [
     "POINTER",
+    "CorruptCheckpointError",
     "latest_checkpoint",
+    "list_checkpoints",
     "restore_checkpoint",
+    "restore_latest",
     "save_checkpoint",
 ]
+
+logger = logging.getLogger("keras_cmod.training")
+
+
+class CorruptCheckpointError(ValueError):
+    """A checkpoint file that cannot be read (truncated, not a zip, ...)."""
 
 POINTER = "checkpoint.json"
 _NAME = re.compile(r"^ckpt-(\d+)\.npz$")
@@ -57,11 +68,22 @@ def _fsync_dir(directory):
 def atomic_write_bytes(path, data):
     """Writes `data` to `path` through a temp file + `os.replace`."""
     tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def _remove(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
 
 
 def atomic_write_json(path, obj):
@@ -115,11 +137,15 @@ def save_checkpoint(directory, model, optimizer, state, keep=2):
     }
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
     tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        _remove(tmp)  # a full disk, an interrupt: no torn file is left
+        raise
     atomic_write_json(os.path.join(directory, POINTER),
                       {"latest": name, "state": state})
     _fsync_dir(directory)
@@ -169,10 +195,51 @@ def latest_checkpoint(directory):
     return found[-1][1] if found else None
 
 
+def list_checkpoints(directory):
+    """Checkpoint paths of `directory`, newest first (the pointer's first)."""
+    if not os.path.isdir(directory):
+        return []
+    paths = [p for _, p in reversed(_list(directory))]
+    latest = latest_checkpoint(directory)
+    if latest in paths:
+        paths.remove(latest)
+        paths.insert(0, latest)
+    return paths
+
+
+def _read(path):
+    """`(meta, model values, optimizer values)`; `CorruptCheckpointError`
+    names the file when it cannot be read whole."""
+    try:
+        with np.load(path) as z:
+            meta = json.loads(bytes(z["meta"]).decode())
+            if meta.get("format") != _FORMAT:
+                raise ValueError(
+                    f"Unsupported checkpoint format {meta.get('format')} in "
+                    f"{path}."
+                )
+            model_values = [z[f"model_{i:05d}"]
+                            for i in range(len(meta["model"]))]
+            opt_values = [z[f"optimizer_{i:05d}"]
+                          for i in range(len(meta["optimizer"]))]
+            meta["state"]  # noqa: B018 - must exist
+    except ValueError as err:
+        if "Unsupported checkpoint format" in str(err):
+            raise
+        raise CorruptCheckpointError(
+            f"The checkpoint {path} cannot be read: {err}") from None
+    except (OSError, EOFError, KeyError, TypeError, AttributeError,
+            zipfile.BadZipFile) as err:
+        raise CorruptCheckpointError(
+            f"The checkpoint {path} cannot be read (truncated or corrupt): "
+            f"{type(err).__name__}: {err}"
+        ) from None
+    return meta, model_values, opt_values
+
+
 def read_state(path):
     """The `state` dict stored in a checkpoint."""
-    with np.load(path) as z:
-        return json.loads(bytes(z["meta"]).decode())["state"]
+    return _read(path)[0]["state"]
 
 
 def _assign(kind, variables, values, described, path):
@@ -190,8 +257,6 @@ def _assign(kind, variables, values, described, path):
                 f"in the checkpoint and {tuple(v.shape)} here "
                 f"({getattr(v, 'path', v.name)!r})."
             )
-    for v, value in zip(variables, values):
-        v.assign(value)
 
 
 def restore_checkpoint(path, model, optimizer):
@@ -206,18 +271,29 @@ def restore_checkpoint(path, model, optimizer):
         ValueError: the checkpoint belongs to another architecture or
             optimizer configuration.
     """
-    with np.load(path) as z:
-        meta = json.loads(bytes(z["meta"]).decode())
-        if meta.get("format") != _FORMAT:
-            raise ValueError(
-                f"Unsupported checkpoint format {meta.get('format')} in "
-                f"{path}."
-            )
-        model_values = [z[f"model_{i:05d}"] for i in range(len(meta["model"]))]
-        opt_values = [
-            z[f"optimizer_{i:05d}"] for i in range(len(meta["optimizer"]))
-        ]
+    meta, model_values, opt_values = _read(path)
+    # Both are checked before anything is assigned.
     _assign("model", model.variables, model_values, meta["model"], path)
     _assign("optimizer", optimizer.variables, opt_values, meta["optimizer"],
             path)
+    for v, value in zip(model.variables, model_values):
+        v.assign(value)
+    for v, value in zip(optimizer.variables, opt_values):
+        v.assign(value)
     return meta["state"]
+
+
+def restore_latest(directory, model, optimizer):
+    """Restores the newest readable checkpoint of `directory`.
+
+    A checkpoint that cannot be read (a truncated file, say) is skipped
+    with a warning naming it, and the previous one is used; the skipped
+    file is left in place. Returns `(path, state)`, or `(None, None)` when
+    the folder holds no readable checkpoint (or none at all).
+    """
+    for path in list_checkpoints(directory):
+        try:
+            return path, restore_checkpoint(path, model, optimizer)
+        except CorruptCheckpointError as err:
+            logger.warning("Skipping an unreadable checkpoint: %s", err)
+    return None, None

@@ -30,6 +30,7 @@ This module is pure Python: no TensorFlow, no Keras.
 import dataclasses
 import difflib
 import json
+import math
 import numbers
 import os
 import pathlib
@@ -223,9 +224,14 @@ class TrainConfig:
         """Writes the config as JSON, atomically (temp file + replace)."""
         path = os.fspath(path)
         tmp = f"{path}.tmp-{os.getpid()}"
-        with open(tmp, "w") as f:
-            f.write(self.to_json() + "\n")
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "w") as f:
+                f.write(self.to_json() + "\n")
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
         return path
 
     @classmethod
@@ -279,12 +285,14 @@ class TrainConfig:
                 fail(field, f"an int >= {minimum}"
                      + (" or null" if optional else ""))
 
-        def check_float(field, minimum=0.0):
+        def check_float(field, minimum=0.0, strict=False):
             v = getattr(self, field)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or (
-                v < minimum or v != v
+                not math.isfinite(v) or v < minimum
+                or (strict and v == minimum)
             ):
-                fail(field, f"a number >= {minimum}")
+                fail(field, f"a finite number {'>' if strict else '>='} "
+                     f"{minimum}")
 
         def check_str(field, optional=False):
             v = getattr(self, field)
@@ -353,7 +361,7 @@ class TrainConfig:
         check_int("steps_per_epoch", 1, optional=True)
         check_int("batch_size", 1)
         check_int("grad_accum_steps", 1)
-        check_float("learning_rate")
+        check_float("learning_rate", strict=True)
         check_float("momentum")
         if self.momentum >= 1:
             fail("momentum", "in [0, 1)")
@@ -363,7 +371,7 @@ class TrainConfig:
         if self.lr_schedule not in LR_SCHEDULES:
             fail("lr_schedule", f"one of {list(LR_SCHEDULES)}")
         check_int("lr_step_epochs", 1)
-        check_float("lr_gamma")
+        check_float("lr_gamma", strict=True)
         if self.mixed_precision not in MIXED_PRECISION:
             fail("mixed_precision", "null, 'float16' or 'bfloat16'")
         if self.strategy not in STRATEGIES:

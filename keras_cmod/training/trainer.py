@@ -143,16 +143,79 @@ def freeze_backbone(model, head=("predictions",)):
 
 # ----------------------------------------------------------- pre-flight
 def _check_writable(directory):
-    try:
-        os.makedirs(directory, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=directory, prefix=".probe-",
-                                            delete=True)
-        probe.close()
-    except OSError as err:
+    """The output directory can be created or written; creates nothing.
+
+    The folder itself is made only once the whole run is validated (model
+    built, data opened), so a run that fails validation leaves no folder.
+    """
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise ValueError(
+            f"The output directory {directory!r} is not writable: it "
+            "exists and is not a directory."
+        )
+    parent = directory
+    while not os.path.exists(parent):
+        up = os.path.dirname(parent)
+        if up == parent:
+            break
+        parent = up
+    if not os.path.isdir(parent):
         raise ValueError(
             f"The output directory {directory!r} is not writable: "
-            f"{err.strerror or err}."
+            f"{parent!r} is not a directory."
+        )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(
+            f"The output directory {directory!r} is not writable: "
+            f"permission denied on {parent!r}."
+        )
+
+
+def _check_weights_file(path):
+    """Opens a local weights file before anything is built or written."""
+    if os.path.isdir(path):
+        return
+    lower = path.lower()
+    try:
+        if lower.endswith((".h5", ".hdf5")):
+            import h5py
+
+            with h5py.File(path, "r"):
+                pass
+        elif lower.endswith(".keras"):
+            import zipfile
+
+            with zipfile.ZipFile(path) as archive:
+                bad = archive.testzip()
+            if bad is not None:
+                raise OSError(f"member {bad!r} is corrupt")
+        else:
+            raise ValueError(
+                f"Unknown weights file type: {path!r}. Expected a "
+                ".weights.h5 file, a .keras file or a model directory."
+            )
+    except ValueError:
+        raise
+    except Exception as err:  # h5py / zipfile raise several types
+        raise ValueError(
+            f"Cannot read the weights file {path!r} (truncated or not a "
+            f"{'HDF5' if lower.endswith(('.h5', '.hdf5')) else 'zip'} "
+            f"file): {err}"
         ) from None
+
+
+def _remove_temp_files(directory):
+    """Removes this process's `.tmp-<pid>-*` files left by a failed save."""
+    if not directory or not os.path.isdir(directory):
+        return
+    prefix = f".tmp-{os.getpid()}-"
+    for root, _, files in os.walk(directory):
+        for name in files:
+            if name.startswith(prefix) or f".tmp-{os.getpid()}" in name:
+                try:
+                    os.remove(os.path.join(root, name))
+                except OSError:
+                    pass
 
 
 def _dataset_classes(cfg):
@@ -162,6 +225,12 @@ def _dataset_classes(cfg):
         return 1000
     if cfg.folder is not None:
         _, _, classes = list_image_folder(cfg.folder, "header")
+        if len(classes) < 2:
+            raise ValueError(
+                f"The image folder {cfg.folder!r} has {len(classes)} class "
+                f"sub-folder(s) ({classes}): classification needs at least "
+                "2 (with one class the loss is always 0)."
+            )
         if cfg.val_split:
             _, _, val_classes = list_image_folder(cfg.val_split, "header")
             if val_classes != classes:
@@ -195,6 +264,8 @@ def _preflight(cfg, model_fn):
             f"No weights at {cfg.weights!r}. Expected a .weights.h5 file, a "
             ".keras file or a model directory."
         )
+    if cfg.weights is not None:
+        _check_weights_file(cfg.weights)
     data_classes = _dataset_classes(cfg)
     num_classes = cfg.num_classes or data_classes
     if num_classes is None:
@@ -354,11 +425,22 @@ def train(config, output_dir, *, model_fn=None, callbacks=(), verbose=1):
     run = _Run(cfg, os.path.abspath(os.fspath(output_dir)), model_fn,
                list(callbacks), verbose)
     previous_policy = keras.config.dtype_policy()
+    created = not os.path.exists(run.output_dir)
     try:
-        run.setup()
+        try:
+            run.setup()
+        except BaseException:
+            # Nothing of a run that never started is left on disk.
+            run.close()
+            if created and run.chief:
+                shutil.rmtree(run.output_dir, ignore_errors=True)
+            raise
         for epoch in range(run.state["epoch"], cfg.epochs):
             run.train_epoch(epoch)
         return run.finish()
+    except BaseException:
+        _remove_temp_files(run.work_dir)
+        raise
     finally:
         keras.config.set_dtype_policy(previous_policy)
         run.close()
@@ -424,6 +506,7 @@ class _Run:
                                              self.loss_scaling)
             self.optimizer.build(self.model.trainable_variables)
         if self.chief:
+            os.makedirs(self.output_dir, exist_ok=True)
             cfg.save(self._path(TRAIN_CONFIG_FILE))
         pretrained_cfg = getattr(self.model, "pretrained_cfg", None)
         self.data_config = resolve_data_config(
@@ -463,12 +546,11 @@ class _Run:
             )
 
     def _resume(self):
-        latest = ckpt.latest_checkpoint(self._path("checkpoints"))
+        with self.strategy.scope():
+            latest, restored = ckpt.restore_latest(
+                self._path("checkpoints"), self.model, self.optimizer)
         self.resumed_from = latest
         if latest:
-            with self.strategy.scope():
-                restored = ckpt.restore_checkpoint(latest, self.model,
-                                                   self.optimizer)
             for key, expected in (
                 ("steps_per_epoch", self.steps_per_epoch),
                 ("global_batch_size", self.cfg.batch_size),
@@ -555,7 +637,12 @@ class _Run:
         rates = self._epoch_rates = []
         t_epoch = time.perf_counter()
         for step_in_epoch in range(skip, self.steps_per_epoch):
-            loss = self._train_step(epoch, step_in_epoch, lr, bar)
+            try:
+                loss = self._train_step(epoch, step_in_epoch, lr, bar)
+            except (tf.errors.InvalidArgumentError,
+                    tf.errors.DataLossError) as err:
+                self._name_bad_images(err, self.cfg.folder)
+                raise
             g = state["global_step"]
             if (cfg.checkpoint_every_steps
                     and g % cfg.checkpoint_every_steps == 0
@@ -594,6 +681,20 @@ class _Run:
         self._notify("epoch_end", epoch=epoch, step_in_epoch=0,
                      global_step=state["global_step"], loss=row["loss"])
 
+    def _name_bad_images(self, err, folder):
+        """A decode error of a folder dataset names no file: find it.
+
+        The up-front check reads headers and end markers only; an image
+        damaged inside fails while training. Every image of the folder is
+        then decoded once, and the `ValueError` names the bad file(s).
+        """
+        if folder is None or "decode" not in str(err).lower() and not any(
+            word in str(err) for word in ("JPEG", "PNG", "BMP", "GIF")
+        ):
+            return
+        logger.error("An image failed to decode; checking %s", folder)
+        list_image_folder(folder, "full")  # raises, naming the files
+
     def _train_step(self, epoch, step_in_epoch, lr, bar):
         """One optimizer step (with logging); returns its loss."""
         state, n_img = self.state, self.images_per_step
@@ -612,10 +713,14 @@ class _Run:
         state["train_seconds"] += dt
         loss = ce_sum / n_img + reg
         if not math.isfinite(loss) and not self.loss_scaling:
+            folder = os.path.join(self.work_dir, "checkpoints")
+            last = ckpt.latest_checkpoint(folder)
             raise FloatingPointError(
                 f"Non-finite loss ({loss}) at epoch {epoch + 1}, step "
-                f"{step_in_epoch + 1}. The last checkpoint is in "
-                f"{self._path('checkpoints')}."
+                f"{step_in_epoch + 1}. "
+                + (f"The last checkpoint is {last}." if last else
+                   "No checkpoint was written yet (--set "
+                   "checkpoint_every_steps=N writes them within an epoch).")
             )
         n = state["epoch_examples"]
         bar.update(step_in_epoch + 1, values=[

@@ -122,8 +122,13 @@ def test_read_state_dict_errors(tmp_path, monkeypatch):
     (tmp_path / "w.h5").write_bytes(b"x")
     with pytest.raises(ValueError, match="Unknown checkpoint format"):
         read_state_dict(tmp_path / "w.h5")
+    # Not a zip archive nor a pickle: named without needing PyTorch.
     (tmp_path / "w.pth").write_bytes(b"x")
     monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(ValueError, match="w.pth.*not a PyTorch checkpoint"):
+        read_state_dict(str(tmp_path / "w.pth"))
+    # A legacy pickle header: reading it needs PyTorch.
+    (tmp_path / "w.pth").write_bytes(b"\x80\x02}q\x00.")
     with pytest.raises(ImportError, match="needs PyTorch"):
         read_state_dict(str(tmp_path / "w.pth"))
 

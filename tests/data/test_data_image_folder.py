@@ -143,11 +143,22 @@ def test_unreadable_image_is_named(tmp_path):
         image_folder(tmp_path)
 
 
-def test_truncated_image_found_by_full_check(tmp_path):
+def test_truncated_image_found_by_the_header_check(tmp_path):
     (tmp_path / "c").mkdir()
     data = _png(_rgb(40, 40, 0))
     (tmp_path / "c" / "cut.png").write_bytes(data[: len(data) // 2])
-    # The header check passes; a full decode does not.
+    # No IEND chunk: named without decoding anything.
+    with pytest.raises(ValueError, match="cut.png.*truncated PNG"):
+        list_image_folder(tmp_path)
+
+
+def test_damaged_image_found_by_full_check(tmp_path):
+    (tmp_path / "c").mkdir()
+    data = _png(_rgb(40, 40, 0))
+    # Cut inside the image data, the IEND chunk kept: the header check
+    # passes, a full decode does not.
+    damaged = data[: len(data) // 2] + data[-12:]
+    (tmp_path / "c" / "cut.png").write_bytes(damaged)
     assert len(list_image_folder(tmp_path)[0]) == 1
     with pytest.raises(ValueError, match="cut.png"):
         image_folder(tmp_path, check_images="full")
