@@ -248,6 +248,7 @@ def _preflight(cfg, model_fn):
     registry_cfg = None
     if model_fn is None:
         registry_cfg = zoo.get_pretrained_cfg(cfg.model)  # unknown name
+        zoo.check_model_kwargs(cfg.model, cfg.model_kwargs or {})
         if cfg.pretrained and not registry_cfg.has_weights:
             raise ValueError(
                 f"pretrained=True but no weights are published for "

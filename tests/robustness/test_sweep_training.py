@@ -116,6 +116,11 @@ def _run_cases():
         # output folder exists.
         "model_kwargs": (dict(model_kwargs={"blur_sze": 5}), None,
                          TypeError, ["blur_sze"]),
+        # The same through a registry model: checked against the
+        # architecture's arguments before anything is built.
+        "model_kwargs_registry": (dict(model="resnet18.cifar10",
+                                       model_kwargs={"blur_sze": 5}),
+                                  None, TypeError, ["blur_sze", "blur_size"]),
         # Too few examples for one optimizer step.
         "tiny_split": (dict(steps_per_epoch=None, synthetic_train_size=2),
                        None, ValueError, ["2 examples", "batch"]),
