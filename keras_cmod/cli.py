@@ -251,6 +251,14 @@ def _quiet_tensorflow():
 _MAX_MESSAGE = 2000
 
 
+# The parts of a TensorFlow op error that only locate the op in the graph.
+_TF_GRAPH_NOISE = re.compile(
+    r"\[\[[^\]]*\]\]|\[Op:[^\]]*\]|^Graph execution error:\s*"
+    r"|Detected at node \S+ defined at \(most recent call last\):.*?"
+    r"<stack traces unavailable>\s*"
+)
+
+
 def _one_line(text):
     text = " ".join(str(text).split())
     if len(text) > _MAX_MESSAGE:
@@ -299,7 +307,8 @@ def error_message(exc):
     if _is_tf_error(exc):
         # OpError.message is the op's own message, without the traceback
         # TensorFlow appends to str().
-        return _one_line(getattr(exc, "message", None) or str(exc))
+        text = " ".join(str(getattr(exc, "message", None) or exc).split())
+        return _one_line(_TF_GRAPH_NOISE.sub("", text).strip() or text)
     if isinstance(exc, OSError):
         return _one_line(_os_error_message(exc))
     if isinstance(exc, (CommandError, ValueError, TypeError,
@@ -312,6 +321,46 @@ def error_message(exc):
     if _is_h5py_error(exc):
         return _one_line(f"{type(exc).__name__}: {exc}")
     return None
+
+
+def check_weights_file(path, flag="--weights"):
+    """Opens a weights file the cheap way, to fail before any work.
+
+    `.h5` files are opened with h5py, `.keras` files are read as zip
+    archives (every member's CRC); folders and other files are left to
+    their loader. Raises `ValueError` naming `path` (and `flag`) when the
+    file is truncated or not of its kind, `FileNotFoundError` when it is
+    missing.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"{flag} {path!r} does not exist (expected a .weights.h5, a "
+            ".keras file or a model folder)."
+        )
+    if os.path.isdir(path):
+        return path
+    try:
+        if path.endswith(".h5"):
+            import h5py
+
+            with h5py.File(path, "r"):
+                pass
+        elif path.endswith(".keras"):
+            import zipfile
+
+            with zipfile.ZipFile(path) as archive:
+                bad = archive.testzip()
+            if bad is not None:
+                raise ValueError(f"member {bad!r} is corrupt")
+    except Exception as exc:
+        message = error_message(exc)
+        if message is None:
+            raise
+        raise ValueError(
+            f"{flag} {path!r} cannot be read: {message}"
+        ) from None
+    return path
 
 
 def main(argv=None):

@@ -190,7 +190,7 @@ def _weights_error(exc, path):
 
     text = error_message(exc) or f"{type(exc).__name__}: {exc}"
     if os.path.abspath(path) not in text and path not in text:
-        text = f"Cannot read the weights {path!r}: {text}"
+        text = f"Cannot read {path!r}: {text}"
     return CommandError(text)
 
 
@@ -202,6 +202,7 @@ def _check_num_classes(value):
 
 
 def _load_model(args):
+    import json
     import zipfile
 
     from keras_cmod import zoo
@@ -224,11 +225,10 @@ def _load_model(args):
             f"--weights applies to registry names; {args.model} already "
             "names the weights."
         )
-    if args.weights is not None and not os.path.exists(args.weights):
-        raise FileNotFoundError(
-            f"--weights {args.weights!r} does not exist (expected a "
-            ".weights.h5, a .keras file or a model folder)."
-        )
+    if args.weights is not None:
+        from keras_cmod.cli import check_weights_file
+
+        check_weights_file(args.weights)
     try:
         model = zoo.load(
             args.model, weights=args.weights, revision=args.revision,
@@ -243,10 +243,14 @@ def _load_model(args):
         from keras_cmod.cli import CommandError
 
         raise CommandError(str(exc)) from exc
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
-        if args.weights is None:
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as exc:
+        # A file that cannot be read: name the source or the weights.
+        source = args.weights if args.weights is not None else args.model
+        if isinstance(exc, ValueError) and not isinstance(
+            exc, (UnicodeDecodeError, json.JSONDecodeError)
+        ):
             raise
-        raise _weights_error(exc, args.weights) from exc
+        raise _weights_error(exc, source) from exc
     except Exception as exc:
         if args.weights is None or not _is_h5py_error(exc):
             raise

@@ -179,10 +179,25 @@ def register(subparsers):
     return parser
 
 
+def _load_recipe(recipe):
+    """`load_recipe`, its failures naming the recipe file."""
+    try:
+        return load_recipe(recipe)
+    except (ValueError, TypeError, OSError) as exc:
+        from keras_cmod.cli import CommandError, error_message
+
+        message = error_message(exc) or str(exc)
+        if recipe in message or os.path.abspath(recipe) in message:
+            raise
+        raise CommandError(
+            f"--recipe {recipe!r} cannot be read: {message}"
+        ) from exc
+
+
 def config_from_args(args):
     """The `TrainConfig` of parsed arguments (recipe < flags < --set)."""
     recipe = getattr(args, "recipe", None)
-    cfg = load_recipe(recipe) if recipe else TrainConfig()
+    cfg = _load_recipe(recipe) if recipe else TrainConfig()
     values = cfg.to_dict()
     # Flags that were not given are absent (default=SUPPRESS), so an
     # explicit `--val-split none` can set a field to None.
@@ -300,6 +315,10 @@ def run_train(args, **train_kwargs):
         raise ValueError("--output DIR is required (the run folder).")
     cfg.validate()
     output = check_output_dir(output)
+    if cfg.weights is not None:
+        from keras_cmod.cli import check_weights_file
+
+        check_weights_file(cfg.weights)
     done = finished_run(cfg, output)
     if done is not None:
         model = done.get("model") or os.path.join(output, "model.keras")
