@@ -9,6 +9,7 @@ imported on first access, so `keras_cmod.layers.CModConv2D` and
 """
 
 import importlib
+import importlib.abc
 
 from keras_cmod.version import __version__
 
@@ -39,3 +40,82 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(set(globals()) | _SUBPACKAGES)
+
+
+# `keras.saving.load_model` finds our layers and models by their registered
+# names, which exist once `keras_cmod.layers` and `keras_cmod.models` are
+# imported. So that `import keras_cmod` + `keras.saving.load_model(...)`
+# keeps working without importing Keras here:
+# - Keras already loaded: importing the two costs little, do it now;
+# - otherwise: once Keras is imported later (by the user, or by a loader
+#   such as `keras_cmod.hub.from_pretrained`), import them right after it,
+#   unless a keras_cmod module is being imported at that moment (it is
+#   then keras_cmod importing Keras for itself, and it imports what it
+#   needs; importing more in the middle could meet half-made modules).
+
+
+def _register_serializables():
+    importlib.import_module(f"{__name__}.layers")
+    importlib.import_module(f"{__name__}.models")
+
+
+def _keras_cmod_initialising():
+    import sys
+
+    for name, module in list(sys.modules.items()):
+        if name == __name__ or not name.startswith(f"{__name__}."):
+            continue
+        spec = getattr(module, "__spec__", None)
+        if spec is not None and getattr(spec, "_initializing", False):
+            return True
+    return False
+
+
+class _AfterKerasLoader(importlib.abc.Loader):
+    def __init__(self, loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        try:
+            self.loader.exec_module(module)
+        finally:
+            module.__loader__ = self.loader
+            if getattr(module, "__spec__", None) is not None:
+                module.__spec__.loader = self.loader
+        if not _keras_cmod_initialising():
+            _register_serializables()
+
+
+class _AfterKerasFinder(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "keras":
+            return None
+        import sys
+
+        if self in sys.meta_path:  # one import only
+            sys.meta_path.remove(self)
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            spec = find(fullname, path, target) if find else None
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _AfterKerasLoader(spec.loader)
+        return spec
+
+
+def _install():
+    import sys
+
+    if "keras" in sys.modules:
+        _register_serializables()
+    elif not any(isinstance(f, _AfterKerasFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _AfterKerasFinder())
+
+
+_install()

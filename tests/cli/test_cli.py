@@ -241,3 +241,23 @@ def test_an_expected_failure_is_one_line_exit_2(tmp_path, capsys):
         line for line in err.strip().splitlines()
         if line.startswith("keras-cmod convert: error: ")]
     assert "missing.npz" in err
+
+
+REGISTERED = """
+import sys
+import keras_cmod
+assert "keras" not in sys.modules
+import keras
+print("REGISTERED", keras.saving.get_registered_object(
+    "keras_cmod>ResNet") is not None, keras.saving.get_registered_object(
+    "keras_cmod>CModConv2D") is not None)
+"""
+
+
+def test_keras_imported_after_the_package_finds_its_classes():
+    # `import keras_cmod` then Keras: `keras.saving.load_model` must find
+    # the registered layers and models, as before the package was lazy.
+    proc = subprocess.run([sys.executable, "-c", REGISTERED],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "REGISTERED True True" in proc.stdout.splitlines()
