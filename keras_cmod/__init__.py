@@ -10,6 +10,7 @@ imported on first access, so `keras_cmod.layers.CModConv2D` and
 
 import importlib
 import importlib.abc
+import sys as _sys
 
 from keras_cmod.version import __version__
 
@@ -34,7 +35,10 @@ def __getattr__(name):
     if name in _SUBPACKAGES:
         # import_module also binds the attribute on this package, so the
         # next access does not come back here.
-        return importlib.import_module(f"{__name__}.{name}")
+        module = importlib.import_module(f"{__name__}.{name}")
+        if "keras" in _sys.modules and not _keras_cmod_initialising():
+            _register_serializables()  # see below
+        return module
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -50,8 +54,9 @@ def __dir__():
 # - otherwise: once Keras is imported later (by the user, or by a loader
 #   such as `keras_cmod.hub.from_pretrained`), import them right after it,
 #   unless a keras_cmod module is being imported at that moment (it is
-#   then keras_cmod importing Keras for itself, and it imports what it
-#   needs; importing more in the middle could meet half-made modules).
+#   then keras_cmod importing Keras for itself; importing more in the
+#   middle could meet half-made modules): the first attribute access
+#   (`keras_cmod.layers`, `from keras_cmod import zoo`) then does it.
 
 
 def _register_serializables():
@@ -60,9 +65,7 @@ def _register_serializables():
 
 
 def _keras_cmod_initialising():
-    import sys
-
-    for name, module in list(sys.modules.items()):
+    for name, module in list(_sys.modules.items()):
         if name == __name__ or not name.startswith(f"{__name__}."):
             continue
         spec = getattr(module, "__spec__", None)
@@ -93,11 +96,9 @@ class _AfterKerasFinder(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path=None, target=None):
         if fullname != "keras":
             return None
-        import sys
-
-        if self in sys.meta_path:  # one import only
-            sys.meta_path.remove(self)
-        for finder in sys.meta_path:
+        if self in _sys.meta_path:  # one import only
+            _sys.meta_path.remove(self)
+        for finder in _sys.meta_path:
             find = getattr(finder, "find_spec", None)
             spec = find(fullname, path, target) if find else None
             if spec is not None:
@@ -110,12 +111,10 @@ class _AfterKerasFinder(importlib.abc.MetaPathFinder):
 
 
 def _install():
-    import sys
-
-    if "keras" in sys.modules:
+    if "keras" in _sys.modules:
         _register_serializables()
-    elif not any(isinstance(f, _AfterKerasFinder) for f in sys.meta_path):
-        sys.meta_path.insert(0, _AfterKerasFinder())
+    elif not any(isinstance(f, _AfterKerasFinder) for f in _sys.meta_path):
+        _sys.meta_path.insert(0, _AfterKerasFinder())
 
 
 _install()
