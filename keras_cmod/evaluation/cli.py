@@ -13,7 +13,7 @@ Every preprocessing constant comes from the model's `pretrained_cfg`
 (`keras_cmod.data.resolve_data_config`): the crop is the preset's input
 size, the ten-crop resize is `floor(crop / crop_pct)` (256 for 224, 36 for
 32), and inputs are normalised with the preset's mean/std. Protocols
-(SPEC 5):
+(the paper's, as its reference code hubert-leterme/wcnn runs them):
 
 | metric | protocol |
 |---|---|
@@ -24,8 +24,8 @@ size, the ten-crop resize is `floor(crop / crop_pct)` (256 for 224, 36 for
 | `zhang` | Zhang's consistency, one seeded random crop pair per image |
 
 Shift metrics normalise their frames like accuracy does, unless
-`--unnormalized-shifts` (the reference code's raw [0, 1] frames, SPEC 8.2
-#1: needed to compare with the paper's raw flip rates).
+`--unnormalized-shifts` (the reference code's raw [0, 1] frames: needed to
+compare with the paper's raw flip rates).
 """  # noqa: E501
 
 import os

@@ -42,7 +42,7 @@ DEFAULT_METRICS = ("accuracy", "mfr", "kl", "consistency")
 #: (ImageNet: the official 50K validation images).
 DATASET_SPLITS = {"imagenet2012": "validation", "cifar10": "test"}
 FOLDER_PREFIX = "folder:"
-PIXEL_DIVIDE = 2  # half-pixel shifts for the KL curves (SPEC 5.2)
+PIXEL_DIVIDE = 2  # half-pixel shifts for the paper's KL curves
 
 
 # ---------------------------------------------------------------------------
