@@ -341,9 +341,38 @@ def run_evaluate(args):
         raise CommandError(flags_for_parameters(str(exc))) from exc
 
 
+def _check_before_loading(args, names):
+    """The checks `evaluate_model` makes too, done before the model is
+    built so that a bad flag costs nothing."""
+    for flag, value in (("--num-images", args.num_images),
+                        ("--batch-size", args.batch_size),
+                        ("--max-shift", args.max_shift)):
+        if value is not None and value < 1:
+            raise ValueError(
+                f"{flag} must be a positive integer. Received: {value}"
+            )
+    kind, _ = parse_dataset(args.dataset)
+    if kind == "folder":
+        for flag, value in (("--split", args.split),
+                            ("--data-dir", args.data_dir),
+                            ("--manual-dir", args.manual_dir)):
+            if value is not None:
+                raise ValueError(
+                    f"{flag} applies to TFDS datasets, not folder:. "
+                    f"Received: {flag} {value!r}"
+                )
+    if args.reference is not None:
+        if "consistency" not in names:
+            raise ValueError(
+                "--reference needs the consistency metric (--metrics "
+                f"consistency). Received: --reference {args.reference!r}"
+            )
+        resolve_reference(args.reference, cifar=False)
+
+
 def _run_evaluate(args):
     names = parse_metrics(args.metrics)
-    parse_dataset(args.dataset)
+    _check_before_loading(args, names)
     _check_num_classes(getattr(args, "num_classes", None))
     output = _check_output(args.output)
     if args.plots is not None:

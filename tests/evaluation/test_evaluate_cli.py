@@ -244,17 +244,37 @@ def test_num_classes_sets_the_classifier(tmp_path, capsys, chelsea,
 
 @pytest.mark.parametrize("flag,value,needles", [
     ("--num-classes", 0, ["--num-classes", "0"]),
-    ("--num-images", 0, ["--num-images=0"]),
-    ("--max-shift", -1, ["--max-shift=-1"]),
+    ("--num-images", 0, ["--num-images", "Received: 0"]),
+    ("--max-shift", -1, ["--max-shift", "Received: -1"]),
+    ("--batch-size", 0, ["--batch-size", "Received: 0"]),
 ])
-def test_library_parameters_are_named_as_flags(photos, tmp_path, capsys,
-                                               flag, value, needles):
+def test_bad_flags_are_named_before_the_model_is_built(
+        photos, tmp_path, capsys, monkeypatch, flag, value, needles):
+    from keras_cmod import zoo as zoo_module
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was built before the check")
+
+    monkeypatch.setattr(zoo_module, "load", no_model)
     rc = _main(MODEL, "--random-weights", "--dataset", f"folder:{photos}",
                flag, value, "--output", tmp_path / "r.json")
     assert rc == 2
     line = _one_line_error(capsys, *needles)
     assert "num_images" not in line and "max_shift" not in line
     assert not (tmp_path / "r.json").exists()
+
+
+@pytest.mark.parametrize("message,expected", [
+    ("`num_images` must be a positive integer. Received: num_images=0",
+     "--num-images must be a positive integer. Received: --num-images=0"),
+    ("or pass allow_small_images=True.", "or pass --allow-small-images."),
+    ("`plots_dir` needs matplotlib", "--plots needs matplotlib"),
+    ("the reference mean flip rate", "the reference mean flip rate"),
+])
+def test_library_parameters_are_rewritten_as_flags(message, expected):
+    from keras_cmod.evaluation.cli import flags_for_parameters
+
+    assert flags_for_parameters(message) == expected
 
 
 def test_output_checked_before_any_work(photos, tmp_path, capsys):
