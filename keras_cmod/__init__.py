@@ -1,24 +1,120 @@
 """keras-cmod: shift-invariant twin CNNs with CMod first layers, for Keras 3.
 
-Importing `keras_cmod` loads the filter bank, the layers, the models and the
-model registry (and therefore Keras). The TensorFlow-only parts
-(`keras_cmod.data`, `keras_cmod.training`), the Hub client, the checkpoint
-converter and the evaluation tools are imported on first use.
+Importing `keras_cmod` is cheap: it loads neither Keras nor TensorFlow.
+The sub-packages (`keras_cmod.layers`, `models`, `wavelets`, `zoo`, and the
+TensorFlow-only `data`, `training`, the Hub client `hub`, the checkpoint
+converter `convert`, the evaluation tools `evaluation`, `benchmarks`) are
+imported on first access, so `keras_cmod.layers.CModConv2D` and
+`from keras_cmod import layers` work as usual.
 """
 
-from keras_cmod import layers, models, wavelets, zoo
+import importlib
+import importlib.abc
+import sys as _sys
+
 from keras_cmod.version import __version__
 
-__all__ = ["__version__", "layers", "models", "wavelets", "zoo"]
+__all__ = [
+    "__version__",
+    "benchmarks",
+    "convert",
+    "data",
+    "evaluation",
+    "hub",
+    "layers",
+    "models",
+    "training",
+    "wavelets",
+    "zoo",
+]
 
-_LAZY = {"hub", "convert", "data", "training", "evaluation", "benchmarks"}
+_SUBPACKAGES = frozenset(__all__) - {"__version__"}
 
 
 def __getattr__(name):
-    # Lazy sub-packages: importing keras_cmod must stay fast and must not
-    # pull in tensorflow-datasets or huggingface_hub.
-    import importlib
+    if name in _SUBPACKAGES:
+        # import_module also binds the attribute on this package, so the
+        # next access does not come back here.
+        module = importlib.import_module(f"{__name__}.{name}")
+        if "keras" in _sys.modules and not _keras_cmod_initialising():
+            _register_serializables()  # see below
+        return module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-    if name in _LAZY:
-        return importlib.import_module(f"keras_cmod.{name}")
-    raise AttributeError(f"module 'keras_cmod' has no attribute {name!r}")
+
+def __dir__():
+    return sorted(set(globals()) | _SUBPACKAGES)
+
+
+# `keras.saving.load_model` finds our layers and models by their registered
+# names, which exist once `keras_cmod.layers` and `keras_cmod.models` are
+# imported. So that `import keras_cmod` + `keras.saving.load_model(...)`
+# keeps working without importing Keras here:
+# - Keras already loaded: importing the two costs little, do it now;
+# - otherwise: once Keras is imported later (by the user, or by a loader
+#   such as `keras_cmod.hub.from_pretrained`), import them right after it,
+#   unless a keras_cmod module is being imported at that moment (it is
+#   then keras_cmod importing Keras for itself; importing more in the
+#   middle could meet half-made modules): the first attribute access
+#   (`keras_cmod.layers`, `from keras_cmod import zoo`) then does it.
+
+
+def _register_serializables():
+    importlib.import_module(f"{__name__}.layers")
+    importlib.import_module(f"{__name__}.models")
+
+
+def _keras_cmod_initialising():
+    for name, module in list(_sys.modules.items()):
+        if name == __name__ or not name.startswith(f"{__name__}."):
+            continue
+        spec = getattr(module, "__spec__", None)
+        if spec is not None and getattr(spec, "_initializing", False):
+            return True
+    return False
+
+
+class _AfterKerasLoader(importlib.abc.Loader):
+    def __init__(self, loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        try:
+            self.loader.exec_module(module)
+        finally:
+            module.__loader__ = self.loader
+            if getattr(module, "__spec__", None) is not None:
+                module.__spec__.loader = self.loader
+        if not _keras_cmod_initialising():
+            _register_serializables()
+
+
+class _AfterKerasFinder(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "keras":
+            return None
+        if self in _sys.meta_path:  # one import only
+            _sys.meta_path.remove(self)
+        for finder in _sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            spec = find(fullname, path, target) if find else None
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _AfterKerasLoader(spec.loader)
+        return spec
+
+
+def _install():
+    if "keras" in _sys.modules:
+        _register_serializables()
+    elif not any(isinstance(f, _AfterKerasFinder) for f in _sys.meta_path):
+        _sys.meta_path.insert(0, _AfterKerasFinder())
+
+
+_install()

@@ -31,6 +31,8 @@ import time
 
 import numpy as np
 
+from keras_cmod import _atomic
+
 DEFAULT_SAMPLES = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 # Output samples whose receptive field reaches the zero padding of the crop
@@ -328,10 +330,11 @@ def _plot_maps(twins, image, path, shift=1, channels=(2, 10, 26)):
     fig.suptitle(f"AlexNet twin, same DT-CWPT kernels: output change under "
                  f"a {shift} px diagonal shift (relative L2)")
     fig.tight_layout()
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=80)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        with _atomic.atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=80)
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -343,9 +346,11 @@ def run(args):
             "--repeats and --batch-size must be >= 1. Received: "
             f"{args.repeats}, {args.batch_size}"
         )
+    from keras_cmod.evaluation.cli import check_writable_path
+
+    check_writable_path(args.output, "--output", folder=True)
     t0 = time.perf_counter()
     images, names = load_images(args.images)
-    os.makedirs(args.output, exist_ok=True)
     print(f"keras-cmod demo: {len(images)} photos ({', '.join(names)}), "
           "untrained first layers (see notes below)")
     results, twins_by_family = [], {}
@@ -362,8 +367,8 @@ def run(args):
     pictures = write_pictures(results, twins_by_family, images, args.output)
     write_results({"demo": results, "images": names, "notes": NOTES},
                   os.path.join(args.output, "demo_results.json"))
-    with open(os.path.join(args.output, "demo_table.txt"), "w") as f:
-        f.write(table + "\n" + NOTES + "\n")
+    _atomic.write_text(os.path.join(args.output, "demo_table.txt"),
+                       table + "\n" + NOTES + "\n")
     print(f"wrote {len(pictures)} pictures, demo_results.json and "
           f"demo_table.txt to {args.output}/ in "
           f"{time.perf_counter() - t0:.0f} s")

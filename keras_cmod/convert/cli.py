@@ -4,7 +4,8 @@
 """
 
 import os
-import tempfile
+
+from keras_cmod import _atomic
 
 #: Output formats, by file-name ending.
 OUTPUT_SUFFIXES = (".weights.h5", ".keras")
@@ -44,11 +45,35 @@ def register(subparsers):
 
 
 def check_output_path(out):
-    """Raises `ValueError` unless `out` ends in `.weights.h5` or `.keras`."""
+    """Checks OUT before any work; creates nothing.
+
+    Raises:
+        ValueError: OUT does not end in `.weights.h5` or `.keras`.
+        IsADirectoryError: OUT is a folder.
+        NotADirectoryError: a parent of OUT is a regular file.
+        PermissionError: the nearest existing folder is not writable.
+    """
     if not str(out).endswith(OUTPUT_SUFFIXES):
         raise ValueError(
             f"OUT must end in .weights.h5 or .keras. Received: {out!r}"
         )
+    path = os.path.abspath(os.path.expanduser(os.fspath(out)))
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"OUT {path!r} is a directory; give a file.")
+    parent = os.path.dirname(path)
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise NotADirectoryError(
+            f"OUT {path!r} cannot be created: {parent!r} is a file, not a "
+            "folder."
+        )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(
+            f"OUT {path!r} cannot be written: no write permission in "
+            f"{parent!r}."
+        )
+    return path
 
 
 def save_atomic(model, out):
@@ -56,26 +81,16 @@ def save_atomic(model, out):
 
     `.keras` saves the whole model, `.weights.h5` its weights. The
     temporary file lives in the destination directory (same file system),
-    so the final rename is atomic and a failed save leaves no partial OUT.
+    so the final rename is atomic and a failed save leaves no partial OUT;
+    the file gets the umask's permissions (`keras_cmod._atomic`).
     """
-    check_output_path(out)
-    out = os.path.abspath(os.fspath(out))
-    directory = os.path.dirname(out)
-    os.makedirs(directory, exist_ok=True)
+    out = check_output_path(out)
     suffix = ".keras" if out.endswith(".keras") else ".weights.h5"
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{os.path.basename(out)}.", suffix=suffix, dir=directory
-    )
-    os.close(fd)
-    try:
+    with _atomic.atomic_path(out, suffix=suffix) as tmp:
         if suffix == ".keras":
-            model.save(tmp, overwrite=True)
+            model.save(tmp)
         else:
-            model.save_weights(tmp, overwrite=True)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+            model.save_weights(tmp)
     return out
 
 
@@ -112,12 +127,49 @@ def format_report(report, checkpoint, model, out=None):
     return "\n".join(lines)
 
 
+def _checkpoint_error(exc, checkpoint):
+    """`exc` again, or, when it is a read failure that does not name
+    CHECKPOINT, a `CommandError` that does."""
+    from keras_cmod.cli import CommandError, error_message
+
+    message = error_message(exc)
+    if message is None or isinstance(exc, (KeyError, TypeError)):
+        return exc
+    if checkpoint in message or os.path.abspath(checkpoint) in message:
+        return exc
+    if isinstance(exc, ValueError) and not _is_read_error(exc):
+        return exc  # a library message about the model or its keys
+    return CommandError(f"Cannot read the checkpoint {checkpoint!r}: "
+                        f"{message}")
+
+
+def _is_read_error(exc):
+    import json
+    import zipfile
+
+    return isinstance(exc, (OSError, zipfile.BadZipFile, EOFError,
+                            json.JSONDecodeError, UnicodeDecodeError)) or any(
+        (c.__module__ or "").startswith(("h5py", "safetensors", "pickle",
+                                         "numpy.lib", "_pickle"))
+        for c in type(exc).__mro__
+    )
+
+
 def run(args):
     """The `convert` command; returns the exit status."""
     check_output_path(args.out)
     if args.num_classes is not None and args.num_classes < 1:
         raise ValueError(
             f"--num-classes must be positive. Received: {args.num_classes}"
+        )
+    if args.input_size is not None and args.input_size < 1:
+        raise ValueError(
+            f"--input-size must be positive. Received: {args.input_size}"
+        )
+    if not os.path.isfile(args.checkpoint):
+        raise FileNotFoundError(
+            f"CHECKPOINT {args.checkpoint!r} is not a file (expected a "
+            ".pth, .pt, .safetensors or .npz state dict)."
         )
     try:
         model, report = convert(
@@ -126,6 +178,8 @@ def run(args):
         )
     except ImportError as exc:  # a .pth file without PyTorch
         raise ValueError(str(exc)) from None
+    except Exception as exc:
+        raise _checkpoint_error(exc, args.checkpoint) from exc
     out = save_atomic(model, args.out)
     print(format_report(report, args.checkpoint, model, out))
     return 0

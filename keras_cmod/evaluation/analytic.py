@@ -1,6 +1,6 @@
 """The paper's analytic cost and memory model of the first layer.
 
-Paper Table III, SPEC 5.4: cost and memory of the first
+Paper Table III: cost and memory of the first
 layer, per image and per Gabor channel, normalised to the unprotected layer
 (conv + max pooling). They are estimates for ordinary convolutions, not for
 the DT-CWPT implementation, and no model is run.
@@ -56,7 +56,8 @@ max-pool indices count twice):
 - ResNet ABlurPool: BlurPool plus the predicted filters at the output
   stride, `N_b^2 / L_g` maps of `(N / 2m)^2` (9/32) = 177/32 -> 2.01. (The
   paper prints 2.0; counting those maps twice, e.g. for the softmax output
-  as well, would give 2.11, the "2.0-2.1" of SPEC 5.4.)
+  as well, would give 2.11, the "2.0-2.1" range one can read
+  from the paper.)
 - CMod: real and imaginary outputs at stride 2m (2 x 1/4) + modulus
   output (1/4) + ReLU output (1/4) = **1** -> 0.57 (AlexNet), 0.36 (ResNet).
 

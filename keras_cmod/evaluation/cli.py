@@ -13,7 +13,7 @@ Every preprocessing constant comes from the model's `pretrained_cfg`
 (`keras_cmod.data.resolve_data_config`): the crop is the preset's input
 size, the ten-crop resize is `floor(crop / crop_pct)` (256 for 224, 36 for
 32), and inputs are normalised with the preset's mean/std. Protocols
-(SPEC 5):
+(the paper's, as its reference code hubert-leterme/wcnn runs them):
 
 | metric | protocol |
 |---|---|
@@ -24,11 +24,12 @@ size, the ten-crop resize is `floor(crop / crop_pct)` (256 for 224, 36 for
 | `zhang` | Zhang's consistency, one seeded random crop pair per image |
 
 Shift metrics normalise their frames like accuracy does, unless
-`--unnormalized-shifts` (the reference code's raw [0, 1] frames, SPEC 8.2
-#1: needed to compare with the paper's raw flip rates).
+`--unnormalized-shifts` (the reference code's raw [0, 1] frames: needed to
+compare with the paper's raw flip rates).
 """  # noqa: E501
 
 import os
+import re
 import sys
 
 from keras_cmod.evaluation import results as _results
@@ -36,7 +37,6 @@ from keras_cmod.evaluation.evaluate import (
     DATASET_SPLITS,
     DEFAULT_METRICS,
     METRICS,
-    _error,
     evaluate_model,
     parse_dataset,
     parse_metrics,
@@ -91,6 +91,11 @@ def register(subparsers):
         "--random-weights", action="store_true",
         help="evaluate an untrained, randomly initialised model (smoke "
         "tests only; labelled as such in the output)",
+    )
+    p.add_argument(
+        "--num-classes", type=int, metavar="N",
+        help="classifier size (default: the tag's, or read from the "
+        "weights)",
     )
     p.add_argument("--revision", help="Hub branch, tag or commit sha")
     p.add_argument("--endpoint", help="Hub URL (default: HF_ENDPOINT)")
@@ -147,17 +152,72 @@ def register(subparsers):
     return subparsers
 
 
+#: Library parameters -> the flags that set them (for error messages).
+PARAMETER_FLAGS = {
+    "num_images": "--num-images",
+    "batch_size": "--batch-size",
+    "max_shift": "--max-shift",
+    "reference": "--reference",
+    "split": "--split",
+    "data_dir": "--data-dir",
+    "manual_dir": "--manual-dir",
+    "plots_dir": "--plots",
+    "allow_small_images": "--allow-small-images",
+    "num_classes": "--num-classes",
+    "weights": "--weights",
+    "metrics": "--metrics",
+    "dataset": "--dataset",
+}
+
+
+def flags_for_parameters(message, table=None):
+    """Rewrites `` `name` `` and `name=` of library parameters as flags.
+
+    `"`num_images` must be ... Received: num_images=0"` becomes
+    `"--num-images must be ... Received: --num-images=0"`;
+    `allow_small_images=True` becomes `--allow-small-images`.
+    """
+    table = PARAMETER_FLAGS if table is None else table
+    for name, flag in table.items():
+        message = re.sub(rf"\b{name}=True\b", flag, message)
+        message = re.sub(rf"`{name}`|\b{name}(?==)", flag, message)
+    return message
+
+
+def _weights_error(exc, path):
+    """A failure to read `path`, as a `CommandError` naming it."""
+    from keras_cmod.cli import CommandError, error_message
+
+    text = error_message(exc) or f"{type(exc).__name__}: {exc}"
+    if os.path.abspath(path) not in text and path not in text:
+        text = f"Cannot read {path!r}: {text}"
+    return CommandError(text)
+
+
+def _check_num_classes(value):
+    if value is not None and value < 1:
+        raise ValueError(
+            f"--num-classes must be a positive integer. Received: {value}"
+        )
+
+
 def _load_model(args):
+    import json
+    import zipfile
+
     from keras_cmod import zoo
+    from keras_cmod.cli import _is_h5py_error
     from keras_cmod.hub import errors
 
+    num_classes = getattr(args, "num_classes", None)
     if args.random_weights:
         if args.model.startswith(zoo.HUB_PREFIXES):
             raise ValueError(
                 "--random-weights needs a registry name (e.g. "
                 f"resnet18_cmod.cifar10), not a weights source: {args.model}"
             )
-        model = zoo.load(args.model, pretrained=False)
+        model = zoo.load(args.model, pretrained=False,
+                         num_classes=num_classes)
         return model, {"kind": "random", "random_weights": True,
                        "note": RANDOM_WEIGHTS_NOTE}
     if args.weights is not None and args.model.startswith(zoo.HUB_PREFIXES):
@@ -165,17 +225,36 @@ def _load_model(args):
             f"--weights applies to registry names; {args.model} already "
             "names the weights."
         )
+    if args.weights is not None:
+        from keras_cmod.cli import check_weights_file
+
+        check_weights_file(args.weights)
     try:
         model = zoo.load(
             args.model, weights=args.weights, revision=args.revision,
             cache_dir=args.cache_dir,
             local_files_only=args.local_files_only,
             endpoint=args.endpoint, progress=args.progress,
+            num_classes=num_classes,
         )
     except errors.HubError as exc:
         if isinstance(exc, (ValueError, FileNotFoundError)):
             raise
-        raise _error(str(exc)) from exc
+        from keras_cmod.cli import CommandError
+
+        raise CommandError(str(exc)) from exc
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as exc:
+        # A file that cannot be read: name the source or the weights.
+        source = args.weights if args.weights is not None else args.model
+        if isinstance(exc, ValueError) and not isinstance(
+            exc, (UnicodeDecodeError, json.JSONDecodeError)
+        ):
+            raise
+        raise _weights_error(exc, source) from exc
+    except Exception as exc:
+        if args.weights is None or not _is_h5py_error(exc):
+            raise
+        raise _weights_error(exc, args.weights) from exc
     cfg = getattr(model, "pretrained_cfg", None) or {}
     if args.weights is not None:
         info = {"kind": "local", "path": os.path.abspath(args.weights)}
@@ -188,11 +267,46 @@ def _load_model(args):
     return model, info
 
 
-def _check_output(path):
-    path = os.path.expanduser(path)
-    if os.path.isdir(path):
-        raise ValueError(f"--output {path!r} is a directory; give a file.")
+def check_writable_path(path, flag, folder=False):
+    """Checks, creating nothing, that `path` can be written later.
+
+    The nearest existing ancestor must be a writable folder (missing
+    folders are created when the results are written), and `path` itself
+    must not be a folder (a file) or a file (`folder=True`).
+
+    Raises:
+        IsADirectoryError / NotADirectoryError / PermissionError: naming
+            `path` and the flag.
+    """
+    path = os.path.abspath(os.path.expanduser(os.fspath(path)))
+    if folder:
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise NotADirectoryError(
+                f"{flag} {path!r} is a file; give a folder."
+            )
+    elif os.path.isdir(path):
+        raise IsADirectoryError(
+            f"{flag} {path!r} is a directory; give a file."
+        )
+    parent = path if folder and os.path.isdir(path) else os.path.dirname(
+        path)
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise NotADirectoryError(
+            f"{flag} {path!r} cannot be created: {parent!r} is a file, not "
+            "a folder."
+        )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(
+            f"{flag} {path!r} cannot be written: no write permission in "
+            f"{parent!r}."
+        )
     return path
+
+
+def _check_output(path):
+    return check_writable_path(path, "--output")
 
 
 def _print_summary(results):
@@ -213,9 +327,56 @@ def _print_summary(results):
 
 def run_evaluate(args):
     """`func` of the `evaluate` sub-command."""
+    try:
+        return _run_evaluate(args)
+    except (ValueError, TypeError) as exc:
+        message = flags_for_parameters(str(exc))
+        if message == str(exc):
+            raise
+        kind = TypeError if isinstance(exc, TypeError) else ValueError
+        raise kind(message) from exc
+    except ModuleNotFoundError as exc:  # an optional dependency (--plots)
+        from keras_cmod.cli import CommandError
+
+        raise CommandError(flags_for_parameters(str(exc))) from exc
+
+
+def _check_before_loading(args, names):
+    """The checks `evaluate_model` makes too, done before the model is
+    built so that a bad flag costs nothing."""
+    for flag, value in (("--num-images", args.num_images),
+                        ("--batch-size", args.batch_size),
+                        ("--max-shift", args.max_shift)):
+        if value is not None and value < 1:
+            raise ValueError(
+                f"{flag} must be a positive integer. Received: {value}"
+            )
+    kind, _ = parse_dataset(args.dataset)
+    if kind == "folder":
+        for flag, value in (("--split", args.split),
+                            ("--data-dir", args.data_dir),
+                            ("--manual-dir", args.manual_dir)):
+            if value is not None:
+                raise ValueError(
+                    f"{flag} applies to TFDS datasets, not folder:. "
+                    f"Received: {flag} {value!r}"
+                )
+    if args.reference is not None:
+        if "consistency" not in names:
+            raise ValueError(
+                "--reference needs the consistency metric (--metrics "
+                f"consistency). Received: --reference {args.reference!r}"
+            )
+        resolve_reference(args.reference, cifar=False)
+
+
+def _run_evaluate(args):
     names = parse_metrics(args.metrics)
-    parse_dataset(args.dataset)
+    _check_before_loading(args, names)
+    _check_num_classes(getattr(args, "num_classes", None))
     output = _check_output(args.output)
+    if args.plots is not None:
+        check_writable_path(args.plots, "--plots", folder=True)
     model, weights = _load_model(args)
     if weights["random_weights"]:
         print(f"warning: {RANDOM_WEIGHTS_NOTE}", file=sys.stderr)

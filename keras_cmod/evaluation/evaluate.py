@@ -42,17 +42,11 @@ DEFAULT_METRICS = ("accuracy", "mfr", "kl", "consistency")
 #: (ImageNet: the official 50K validation images).
 DATASET_SPLITS = {"imagenet2012": "validation", "cifar10": "test"}
 FOLDER_PREFIX = "folder:"
-PIXEL_DIVIDE = 2  # half-pixel shifts for the KL curves (SPEC 5.2)
+PIXEL_DIVIDE = 2  # half-pixel shifts for the paper's KL curves
 
 
 # ---------------------------------------------------------------------------
 # Argument parsing
-
-
-def _error(message):
-    from keras_cmod.cli import CommandError
-
-    return CommandError(message)
 
 
 def parse_metrics(text):
@@ -147,13 +141,14 @@ def resolve_reference(reference, cifar):
     path = os.path.expanduser(str(reference))
     if not os.path.isfile(path):
         raise ValueError(
-            f"Unknown --reference {reference!r}: neither a paper id (one of "
-            f"{', '.join(_shift_metrics.PAPER_RAW_MFR)}) nor a JSON file."
+            f"Unknown `reference`: neither a paper id (one of "
+            f"{', '.join(_shift_metrics.PAPER_RAW_MFR)}) nor a JSON file. "
+            f"Received: reference={reference!r}"
         )
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path} is not valid JSON: {exc}") from None
     return os.path.abspath(path), _mfr_values(data, path), False
 
@@ -170,7 +165,7 @@ class _Stream:
     """
 
     def __init__(self, ds, num_images, label_map=None, names=None,
-                 min_size=None, model_name=None):
+                 min_size=None, model_name=None, root=None):
         if num_images is not None:
             ds = ds.take(num_images)
         self.ds = ds
@@ -178,11 +173,37 @@ class _Stream:
         self.names = names
         self.min_size = min_size
         self.model_name = model_name
+        self.root = root
         card = int(ds.cardinality())
         self.target = card if card >= 0 else None
 
+    def _where(self, i):
+        if self.names and i < len(self.names):
+            name = self.names[i]
+            return os.path.join(self.root, name) if self.root else name
+        return f"image {i}"
+
+    def _read(self):
+        """(index, image, label); a decode error names the image's file."""
+        iterator = self.ds.as_numpy_iterator()
+        i = 0
+        while True:
+            try:
+                image, label = next(iterator)
+            except StopIteration:
+                return
+            except Exception as exc:
+                if not _is_op_error(exc):
+                    raise
+                text = " ".join(str(getattr(exc, "message", exc)).split())
+                raise ValueError(
+                    f"Cannot read the image {self._where(i)!r}: {text}"
+                ) from None
+            yield i, image, label
+            i += 1
+
     def __iter__(self):
-        for i, (image, label) in enumerate(self.ds.as_numpy_iterator()):
+        for i, image, label in self._read():
             image = np.asarray(image)
             h, w = image.shape[:2]
             if self.min_size is not None and min(h, w) < self.min_size:
@@ -191,12 +212,19 @@ class _Stream:
                     f"{where} is {h}x{w}, smaller than the {self.min_size}-px "
                     f"input of {self.model_name}: the protocols would "
                     "up-sample it. Use images at least that large, or pass "
-                    "--allow-small-images."
+                    "allow_small_images=True."
                 )
             label = int(label)
             if self.label_map is not None:
                 label = self.label_map[label]
             yield image.astype(np.float32) / 255.0, label
+
+
+def _is_op_error(exc):
+    """Whether `exc` is a `tf.errors.OpError` (checked without TF)."""
+    return any(c.__name__ == "OpError"
+               and (c.__module__ or "").startswith("tensorflow")
+               for c in type(exc).__mro__)
 
 
 def _folder_labels(classes, label_names):
@@ -216,11 +244,17 @@ def _load_data(dataset, split, data_dir, manual_dir, num_images, cfg,
     info = {"dataset": dataset}
     if kind == "folder":
         if split is not None:
-            raise ValueError("--split applies to TFDS datasets, not folder:.")
-        for arg, name in ((data_dir, "--data-dir"),
-                          (manual_dir, "--manual-dir")):
+            raise ValueError(
+                "`split` applies to TFDS datasets, not folder:. Received: "
+                f"split={split!r}"
+            )
+        for arg, name in ((data_dir, "data_dir"),
+                          (manual_dir, "manual_dir")):
             if arg is not None:
-                raise ValueError(f"{name} applies to TFDS datasets only.")
+                raise ValueError(
+                    f"`{name}` applies to TFDS datasets only. Received: "
+                    f"{name}={arg!r}"
+                )
         files, _, classes = kdata.list_image_folder(value)
         ds = kdata.image_folder(value, check_images="none")
         label_map, how = _folder_labels(classes, cfg.get("label_names"))
@@ -239,7 +273,7 @@ def _load_data(dataset, split, data_dir, manual_dir, num_images, cfg,
             info["label_map"] = dict(zip(classes, label_map))
         min_size = None if allow_small_images else cfg["input_size"][0]
         stream = _Stream(ds, num_images, label_map, names, min_size,
-                         model_name)
+                         model_name, root=value)
         return stream, "folder", None, info
     split = split or DATASET_SPLITS[value]
     ds = kdata.load(value, split, data_dir=data_dir, manual_dir=manual_dir)
@@ -258,7 +292,10 @@ def _progress(stream, title, enabled, labels=False):
     bar = None
     if enabled:
         print(title, flush=True)
-        bar = keras.utils.Progbar(stream.target, unit_name="image")
+        # A redrawn bar on a terminal; elsewhere (a log file, a pipe) one
+        # plain line at the end, without the bar's ANSI codes.
+        bar = keras.utils.Progbar(stream.target, unit_name="image",
+                                  verbose=1 if _on_terminal() else 2)
     count = 0
     for image, label in stream:
         yield (image, label) if labels else image
@@ -266,7 +303,18 @@ def _progress(stream, title, enabled, labels=False):
         if bar is not None:
             bar.update(count)
     if bar is not None and stream.target is None:
-        bar.update(count, finalize=True)
+        if bar.verbose == 1:
+            bar.update(count, finalize=True)
+        else:
+            print(f"{count} images", flush=True)
+
+
+def _on_terminal():
+    isatty = getattr(sys.stdout, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except ValueError:  # a closed stream
+        return False
 
 
 class _Counter:
@@ -404,7 +452,9 @@ def evaluate_model(model, dataset, *, split=None, data_dir=None,
         `mean_kl` (mean over directions and shifts > 0) when measured.
 
     Raises:
-        ValueError: bad metrics, dataset, reference or data.
+        ValueError: bad metrics, dataset, reference or data (an image
+            that cannot be decoded is named).
+        ModuleNotFoundError: `plots_dir` without matplotlib.
     """
     from keras_cmod.data import eval_resize_size, resolve_data_config
 
@@ -414,13 +464,15 @@ def evaluate_model(model, dataset, *, split=None, data_dir=None,
         or num_images < 1
     ):
         raise ValueError(
-            f"--num-images must be a positive integer. Received: {num_images}"
+            "`num_images` must be a positive integer. Received: "
+            f"num_images={num_images!r}"
         )
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or (
         batch_size < 1
     ):
         raise ValueError(
-            f"--batch-size must be a positive integer. Received: {batch_size}"
+            "`batch_size` must be a positive integer. Received: "
+            f"batch_size={batch_size!r}"
         )
     raw_cfg = getattr(model, "pretrained_cfg", None) or {}
     if hasattr(raw_cfg, "to_dict"):
@@ -444,18 +496,25 @@ def evaluate_model(model, dataset, *, split=None, data_dir=None,
         max_shift < 1
     ):
         raise ValueError(
-            f"--max-shift must be a positive integer. Received: {max_shift}"
+            "`max_shift` must be a positive integer. Received: "
+            f"max_shift={max_shift!r}"
         )
     want_mfr = "mfr" in names or "consistency" in names
     ref = None
     if "consistency" in names:
         ref = resolve_reference(reference, cifar)
     elif reference is not None:
-        raise ValueError("--reference needs the consistency metric.")
+        raise ValueError(
+            "`reference` needs the consistency metric. Received: "
+            f"reference={reference!r}, metrics={list(names)}"
+        )
     if plots_dir is not None and importlib.util.find_spec(
         "matplotlib"
     ) is None:
-        raise _error("--plots needs matplotlib: pip install matplotlib")
+        raise ModuleNotFoundError(
+            "`plots_dir` needs matplotlib: pip install matplotlib",
+            name="matplotlib",
+        )
     model_name = model_name or cfg.get("name") or model.name
 
     stream, ds_name, split, data_info = _load_data(

@@ -1,4 +1,4 @@
-"""Accuracy metrics and crop geometry of the paper (SPEC 5.1).
+"""Accuracy metrics and crop geometry of the paper (one- and ten-crop).
 
 All rates are returned in **percent**, as the paper's tables print them:
 top-k accuracy and error. The shift-invariance metrics (flip rates, mean
@@ -15,7 +15,7 @@ Input scaling is the caller's choice, never hard-coded here: with
 `normalize=True` (the default) frames are mapped to `(x - mean) / std` with
 the `mean`/`std` of the model's preset; `normalize=False` feeds the frames
 as they are (un-normalised [0, 1] images, as the reference code's shift
-metrics did, SPEC 8.2 #1). `preprocess`, if given, is applied afterwards.
+metrics did). `preprocess`, if given, is applied afterwards.
 
 Crop geometry (torchvision conventions, numpy implementation):
 
@@ -211,7 +211,7 @@ def accuracy_metrics(scores, labels, top_k=(1, 5)):
 
 
 def average_crop_probabilities(logits, num_crops=None):
-    """Multi-crop aggregation: mean of the softmax over the crops (SPEC 5.1).
+    """Multi-crop aggregation: mean of the softmax over the crops.
 
     Args:
         logits: `(batch, num_crops, num_classes)` logits, or
@@ -421,7 +421,7 @@ def evaluate_accuracy(predict_fn, images, labels, mode="one_crop",
     """Top-k accuracy/error of a model with the paper's one- or ten-crop views.
 
     One-crop scores the logits of the single view; ten-crop averages the
-    softmax of the 10 views (SPEC 5.1).
+    softmax of the 10 views.
 
     Args:
         predict_fn: `keras.Model` or callable, float32 NHWC batch -> logits.

@@ -24,10 +24,12 @@ def _figure(width, height):
 
 
 def _save(fig, path, dpi=100):
+    # Atomic, with the umask's permissions: a failed save leaves nothing.
+    from keras_cmod import _atomic
+
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fig.savefig(path, dpi=dpi, format="png")
+    with _atomic.atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
     return path
 
 

@@ -27,10 +27,10 @@ import datetime
 import json
 import math
 import os
-import tempfile
 
 import numpy as np
 
+from keras_cmod import _atomic
 from keras_cmod.evaluation.metrics import TEN_CROP_ORDER
 from keras_cmod.evaluation.shifts import DIRECTIONS
 
@@ -287,33 +287,19 @@ def write_text_atomic(path, text, newline=None):
     """Writes `text` to `path` through a temporary file and `os.replace`.
 
     Readers see the old file or the new one, never a partial one; the
-    temporary file is removed if writing fails.
+    temporary file is removed if writing fails, and the file gets the
+    permissions of a plain `open(path, "w")` (`0o666 & ~umask`). See
+    `keras_cmod._atomic.write_text`.
 
     Args:
         path: destination (its folder is created if needed).
         text: str to write (UTF-8).
-        newline: passed to `open` (`""` writes line endings unchanged).
+        newline: as `open`'s (`""` writes line endings unchanged).
 
     Returns:
         The path written, as a str.
     """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder
-    )
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return _atomic.write_text(path, text, newline=newline)
 
 
 def read_results(path):

@@ -1,4 +1,4 @@
-"""Shift-invariance metrics of the paper (SPEC 5.2-5.3).
+"""Shift-invariance metrics of the paper (mean flip rates, KL divergence).
 
 Flip rates `FR_d(s)`, mean flip rates `mFR_d`, the normalised
 "consistency" of Tables I/II (with the paper's raw mean flip rates,
@@ -23,7 +23,7 @@ DIRECTIONS = _shifts.DIRECTIONS
 
 #: Raw mean flip rates per direction (%, mean over step sizes 1..8, or 1..4
 #: for CIFAR-10), test sets, recomputed from the reference `classifs`
-#: pickles (SPEC 6.5). Ids are the reference repo's names (SPEC 3).
+#: pickles. Ids are the reference repo's model names.
 PAPER_RAW_MFR = {
     "AI": {"vertical": 20.42, "horizontal": 19.59, "diagonal": 24.46},
     "AwyI": {"vertical": 20.77, "horizontal": 19.97, "diagonal": 24.57},
@@ -70,7 +70,7 @@ KL_EPSILON = 1e-12
 
 
 # ---------------------------------------------------------------------------
-# Mean flip rate ("consistency", SPEC 5.3)
+# Mean flip rate (the paper's "consistency")
 
 
 def _flip_rates_from_predictions(top1):
@@ -87,7 +87,7 @@ def _flip_rates_from_predictions(top1):
 def flip_rates(predict_fn, images, direction, max_step=8, crop_size=224,
                normalize=True, mean=None, std=None, preprocess=None,
                batch_size=64, resize=True, antialias=True):
-    """Flip rates `FR_d(s)`, `s = 1..max_step`, in percent (SPEC 5.3).
+    """Flip rates `FR_d(s)`, `s = 1..max_step`, in percent.
 
     `FR_d(s) = 100 * mean over images and frame pairs (t, t + s) of
     1[argmax_t != argmax_{t+s}]`, where frame `t` is the crop shifted by `t`
@@ -276,7 +276,7 @@ def consistency(model_rates, reference_rates):
 
 
 # ---------------------------------------------------------------------------
-# KL divergence under fractional shifts (SPEC 5.2)
+# KL divergence under fractional shifts (the paper's Fig. 2)
 
 
 def kl_divergence(p_scores, q_scores, from_logits=True, eps=KL_EPSILON):

@@ -15,7 +15,7 @@ torchvision on the reference code's PIL images: the shorter side becomes
 (triangle) kernel; centre crops round their offsets half to even. See
 `keras_cmod.evaluation.metrics.resize_shorter_side`.
 
-Protocols (SPEC 5.2, 5.3 and Zhang 2019):
+Protocols (the paper's KL divergence and mean flip rate, and Zhang 2019):
 
 | generator | ImageNet | CIFAR-10 |
 | --- | --- | --- |
@@ -94,7 +94,7 @@ def _window_frames(base, offsets, size):
 
 def flip_rate_frames(image, direction, crop_size=224, max_shift=8,
                      resize=True, antialias=True):
-    """Frames of the mean-flip-rate protocol (SPEC 5.3).
+    """Frames of the mean-flip-rate protocol.
 
     `Resize(crop_size + max_shift) -> CenterCrop(crop_size + max_shift)`,
     then `max_shift + 1` crops of `crop_size` at offsets `0..max_shift`
@@ -150,7 +150,7 @@ def half_pixel_shifts(max_shift=8, pixel_divide=2):
 
 def half_pixel_shift_frames(image, direction, output_size=224, max_shift=8,
                             pixel_divide=2, resize=True, antialias=True):
-    """Frames of the KL-divergence protocol with fractional shifts (SPEC 5.2).
+    """Frames of the KL-divergence protocol with fractional shifts.
 
     With `d = pixel_divide`: `Resize(d * (output_size + max_shift))` of the
     shorter side and a centre crop of that size (464 for ImageNet), then

@@ -19,6 +19,9 @@ parser, without the top-level `keras-cmod` wrapper).
 """
 
 import argparse
+import json
+import os
+import shutil
 import sys
 
 from keras_cmod.training.config import (
@@ -118,7 +121,8 @@ def add_train_arguments(parser):
     g.add_argument("--checkpoint-every", type=int, metavar="STEPS",
                    help="also checkpoint every STEPS optimizer steps")
     g.add_argument("--quiet", "-q", action="store_true", default=False,
-                   help="no progress bar")
+                   help="no progress bar: one line per epoch (also the "
+                   "default when stdout is not a terminal)")
     g.add_argument("--print-config", action="store_true", default=False,
                    help="print the resolved config as JSON and exit")
     g.add_argument("--list-recipes", action="store_true", default=False,
@@ -175,10 +179,25 @@ def register(subparsers):
     return parser
 
 
+def _load_recipe(recipe):
+    """`load_recipe`, its failures naming the recipe file."""
+    try:
+        return load_recipe(recipe)
+    except (ValueError, TypeError, OSError) as exc:
+        from keras_cmod.cli import CommandError, error_message
+
+        message = error_message(exc) or str(exc)
+        if recipe in message or os.path.abspath(recipe) in message:
+            raise
+        raise CommandError(
+            f"--recipe {recipe!r} cannot be read: {message}"
+        ) from exc
+
+
 def config_from_args(args):
     """The `TrainConfig` of parsed arguments (recipe < flags < --set)."""
     recipe = getattr(args, "recipe", None)
-    cfg = load_recipe(recipe) if recipe else TrainConfig()
+    cfg = _load_recipe(recipe) if recipe else TrainConfig()
     values = cfg.to_dict()
     # Flags that were not given are absent (default=SUPPRESS), so an
     # explicit `--val-split none` can set a field to None.
@@ -189,8 +208,101 @@ def config_from_args(args):
     return cfg.with_overrides(getattr(args, "overrides", ()))
 
 
+#: Files in which a run folder may keep its training config.
+_CONFIG_FILES = ("train_config.json", "training_config.json", "config.json")
+#: Config fields that do not change what a finished run computed.
+_COSMETIC_FIELDS = frozenset({"notes", "log_every_steps",
+                              "checkpoint_every_steps", "keep_checkpoints"})
+
+
+def _on_terminal():
+    isatty = getattr(sys.stdout, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except ValueError:  # a closed stream
+        return False
+
+
+def verbosity(quiet):
+    """`train`'s verbose: 1 (progress bar) only on a terminal and not
+    `--quiet`; else 2 (one plain line per epoch, no ANSI codes)."""
+    return 1 if (_on_terminal() and not quiet) else 2
+
+
+def check_output_dir(output):
+    """Checks, creating nothing, that the run folder can be made/written.
+
+    Returns the absolute path. Raises `NotADirectoryError` (OUTPUT, or a
+    folder above it, is a file) or `PermissionError`.
+    """
+    path = os.path.abspath(os.path.expanduser(os.fspath(output)))
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise NotADirectoryError(
+            f"--output {path!r} is a file; give a folder (the run folder)."
+        )
+    parent = path
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise NotADirectoryError(
+            f"--output {path!r} cannot be created: {parent!r} is a file, "
+            "not a folder."
+        )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(
+            f"--output {path!r} cannot be written: no write permission in "
+            f"{parent!r}."
+        )
+    return path
+
+
+def finished_run(cfg, output):
+    """`metrics.json` of a completed run of `cfg` in `output`, or None.
+
+    Complete means: `metrics.json` records `cfg.epochs` epochs and the
+    folder's training config equals `cfg` (up to logging settings).
+    """
+    metrics_path = os.path.join(output, "metrics.json")
+    try:
+        with open(metrics_path, encoding="utf-8") as f:
+            metrics = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(metrics, dict) or metrics.get("epochs") != cfg.epochs:
+        return None
+    for name in _CONFIG_FILES:
+        try:
+            saved = TrainConfig.load(os.path.join(output, name))
+        except (OSError, ValueError, TypeError, KeyError):
+            continue
+        if set(saved.differences(cfg)) <= _COSMETIC_FIELDS:
+            return metrics
+        return None
+    return None
+
+
+def _first_missing(path):
+    """The topmost folder of `path` that does not exist yet (or None)."""
+    missing = None
+    while not os.path.exists(path):
+        missing = path
+        path = os.path.dirname(path)
+    return missing
+
+
+def _has_checkpoint(output):
+    folder = os.path.join(output, "checkpoints")
+    return any(files for _, _, files in os.walk(folder))
+
+
 def run_train(args, **train_kwargs):
-    """The `func` of the `train` sub-command; returns an exit code."""
+    """The `func` of the `train` sub-command; returns an exit code.
+
+    Order: the config (recipe, flags, `--set`) and the output folder are
+    checked before anything is created; a finished run is reported (exit
+    0) without building anything; a run that fails before its first
+    checkpoint leaves no folder it created behind.
+    """
     if getattr(args, "list_recipes", False):
         print("\n".join(list_recipes()))
         return 0
@@ -201,14 +313,35 @@ def run_train(args, **train_kwargs):
     output = getattr(args, "output", None)
     if not output:
         raise ValueError("--output DIR is required (the run folder).")
+    cfg.validate()
+    output = check_output_dir(output)
+    if cfg.weights is not None:
+        from keras_cmod.cli import check_weights_file
+
+        check_weights_file(cfg.weights)
+    done = finished_run(cfg, output)
+    if done is not None:
+        model = done.get("model") or os.path.join(output, "model.keras")
+        print(f"keras-cmod train: the run in {output} is already complete "
+              f"({cfg.epochs} epochs): model {model}, metrics "
+              f"{os.path.join(output, 'metrics.json')}; nothing to do (use "
+              "a new --output, or more --epochs to continue it).")
+        return 0
     from keras_cmod.training.trainer import train
 
-    quiet = getattr(args, "quiet", False)
+    created = _first_missing(output)
     try:
-        train(cfg, output, verbose=0 if quiet else 1, **train_kwargs)
+        train(cfg, output, verbose=verbosity(getattr(args, "quiet", False)),
+              **train_kwargs)
     except FloatingPointError as err:  # diverged: say where to resume from
         print(f"keras-cmod train: error: {err}", file=sys.stderr)
         return 1
+    except BaseException:
+        if created is not None and os.path.isdir(created) and (
+            not _has_checkpoint(output)
+        ):
+            shutil.rmtree(created, ignore_errors=True)
+        raise
     return 0
 
 
@@ -228,8 +361,14 @@ def main(argv=None, **train_kwargs):
         return 0
     try:
         return int(args.func(args, **train_kwargs) or 0)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"keras-cmod {args.command}: error: {exc}", file=sys.stderr)
+    except Exception as exc:
+        from keras_cmod.cli import error_message
+
+        message = error_message(exc)
+        if message is None:
+            raise
+        print(f"keras-cmod {args.command}: error: {message}",
+              file=sys.stderr)
         return 2
 
 

@@ -96,7 +96,7 @@ class _RunLog:
 
     def progbar(self, target):
         return keras.utils.Progbar(
-            target, verbose=1 if (self.enabled and self.verbose) else 0,
+            target, verbose=1 if (self.enabled and self.verbose == 1) else 0,
             stateful_metrics=["loss", "accuracy", "img/s", "lr"],
             unit_name="step",
         )

@@ -408,7 +408,8 @@ def train(config, output_dir, *, model_fn=None, callbacks=(), verbose=1):
             `step_in_epoch`, `global_step`, `loss` and `model`. (The test
             suite uses them to kill a run mid-epoch and to read the final
             weights of every worker.)
-        verbose: 0 (silent) or 1 (progress bar and epoch summaries).
+        verbose: 0 (silent), 1 (progress bar and epoch summaries) or 2
+            (one plain line per epoch: no bar, no ANSI codes).
 
     Returns:
         The metrics dict also written to `metrics.json`.
@@ -630,7 +631,7 @@ class _Run:
         self._iterator = iter(
             self.strategy.distribute_datasets_from_function(dataset_fn))
         lr = _learning_rate(cfg, epoch)
-        if self.chief and self.verbose:
+        if self.chief and self.verbose == 1:
             print(f"Epoch {epoch + 1}/{cfg.epochs} (lr {lr:g})", flush=True)
         bar = self.log.progbar(self.steps_per_epoch)
         if skip:

@@ -6,6 +6,7 @@ CIFAR-10, so each run takes seconds.
 """
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -63,6 +64,8 @@ def test_folder_all_metrics_json_and_plots(photos, tmp_path, capsys):
     assert rc == 0, captured.err
     assert "accuracy (one-crop and ten-crop)" in captured.out  # progress
     assert "3/3" in captured.out
+    # Not a terminal: the bar is one plain line, without ANSI codes.
+    assert "\x1b[" not in captured.out and "\r" not in captured.out
     assert f"wrote {out}" in captured.out
     assert "RANDOM WEIGHTS" in captured.err
 
@@ -221,3 +224,73 @@ def test_weights_options_need_a_registry_name(photos, tmp_path, capsys,
                f"folder:{photos}", "--output", tmp_path / "r.json")
     assert rc == 2
     _one_line_error(capsys, needle)
+
+
+def test_num_classes_sets_the_classifier(tmp_path, capsys, chelsea,
+                                         astronaut, coffee):
+    root = tmp_path / "three"
+    for name, image in (("a", chelsea), ("b", astronaut), ("c", coffee)):
+        _save_png(root / name / f"{name}.png", image)
+    out = tmp_path / "r.json"
+    rc = _main(MODEL, "--random-weights", "--num-classes", 3, "--dataset",
+               f"folder:{root}", "--metrics", "accuracy", "--output", out,
+               "--no-progress")
+    assert rc == 0, capsys.readouterr().err
+    summary = read_results(out)["metrics"]["summary"]
+    # Three outputs: top-5 is not defined, top-1 is one of 0, 1/3, 2/3, 1.
+    assert "top5" not in summary
+    assert summary["top1"] in (0.0, 100 / 3, 200 / 3, 100.0)
+
+
+@pytest.mark.parametrize("flag,value,needles", [
+    ("--num-classes", 0, ["--num-classes", "0"]),
+    ("--num-images", 0, ["--num-images", "Received: 0"]),
+    ("--max-shift", -1, ["--max-shift", "Received: -1"]),
+    ("--batch-size", 0, ["--batch-size", "Received: 0"]),
+])
+def test_bad_flags_are_named_before_the_model_is_built(
+        photos, tmp_path, capsys, monkeypatch, flag, value, needles):
+    from keras_cmod import zoo as zoo_module
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was built before the check")
+
+    monkeypatch.setattr(zoo_module, "load", no_model)
+    rc = _main(MODEL, "--random-weights", "--dataset", f"folder:{photos}",
+               flag, value, "--output", tmp_path / "r.json")
+    assert rc == 2
+    line = _one_line_error(capsys, *needles)
+    assert "num_images" not in line and "max_shift" not in line
+    assert not (tmp_path / "r.json").exists()
+
+
+@pytest.mark.parametrize("message,expected", [
+    ("`num_images` must be a positive integer. Received: num_images=0",
+     "--num-images must be a positive integer. Received: --num-images=0"),
+    ("or pass allow_small_images=True.", "or pass --allow-small-images."),
+    ("`plots_dir` needs matplotlib", "--plots needs matplotlib"),
+    ("the reference mean flip rate", "the reference mean flip rate"),
+])
+def test_library_parameters_are_rewritten_as_flags(message, expected):
+    from keras_cmod.evaluation.cli import flags_for_parameters
+
+    assert flags_for_parameters(message) == expected
+
+
+def test_output_checked_before_any_work(photos, tmp_path, capsys):
+    (tmp_path / "a_file").write_text("x")
+    rc = _main(MODEL, "--random-weights", "--dataset", f"folder:{photos}",
+               "--output", tmp_path / "a_file" / "r.json")
+    assert rc == 2
+    _one_line_error(capsys, "a_file", "is a file")
+    assert os.listdir(tmp_path) == ["a_file", "photos"]
+
+
+def test_library_errors_name_parameters(photos):
+    from keras_cmod.evaluation.evaluate import evaluate_model
+
+    model = zoo.create_model(MODEL)
+    with pytest.raises(ValueError, match="num_images=0"):
+        evaluate_model(model, f"folder:{photos}", num_images=0)
+    with pytest.raises(ValueError, match="split='train'"):
+        evaluate_model(model, f"folder:{photos}", split="train")

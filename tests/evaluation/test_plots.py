@@ -18,7 +18,7 @@ def _check_png(path):
 
 
 def test_plot_kl_curves(tmp_path):
-    # Mean KL curves of SPEC 6.6 at 0.5, 1, 2, 3, 4, 6, 8 px.
+    # Mean KL curves of the paper's Fig. 2 at 0.5, 1, 2, 3, 4, 6, 8 px.
     shifts = [0, 0.5, 1, 2, 3, 4, 6, 8]
     curves = {
         "AlexNet CNN": [0, .0145, .0303, .0505, .0639, .0668, .0882, .0736],

@@ -154,7 +154,8 @@ def test_flip_rates_bad_images_and_model_output():
 # --- the paper's consistency (Tables I and II) ------------------------------
 
 # Table I (ImageNet, normalised by AlexNet "AI") and Table II (CIFAR-10
-# ResNet-18, normalised by "R18C"): every row with raw rates in SPEC 6.5.
+# ResNet-18, normalised by "R18C"): every row whose raw rates the
+# reference code's pickles give.
 PAPER_CONSISTENCY = {
     "AI": 100.0,
     "AwyI": 101.4,
