@@ -36,6 +36,10 @@ def register(subparsers):
                    help="timed rounds (default 5; quick 2)")
     p.add_argument("--warmup", type=int, default=None,
                    help="untimed steps after the first (default 2)")
+    p.add_argument("--size", type=int, default=None,
+                   help="input size of the 224-px units (default 224)")
+    p.add_argument("--batch-scale", type=float, default=None,
+                   help="multiply every batch size (e.g. 0.5)")
     p.add_argument("--timeout", type=float, default=1800,
                    help="seconds one group's process may run (default 1800)")
     p.add_argument("--output", default=DEFAULT_OUTPUT,
@@ -92,7 +96,7 @@ def run(args):
         backends=backends, sections=which or None, patterns=args.groups,
         quick=args.quick, repeats=args.repeats, warmup=args.warmup,
         timeout=args.timeout, command=command.strip(), note=args.note,
-        previous=previous)
+        previous=previous, batch_scale=args.batch_scale, size=args.size)
     common.write_json(result, args.output)
     print(f"wrote {args.output}")
     markdown = report.render(result)

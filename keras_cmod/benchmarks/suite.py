@@ -125,7 +125,7 @@ def select_groups(sections=None, patterns=None):
 
 
 def group_spec(group, quick=False, repeats=None, warmup=None,
-               min_sample_s=None, batch_scale=None):
+               min_sample_s=None, batch_scale=None, size=None):
     """The JSON a worker receives (sizes, batches and repeats resolved)."""
     settings = dict(QUICK if quick else DEFAULT)
     for key, value in (("repeats", repeats), ("warmup", warmup),
@@ -142,6 +142,8 @@ def group_spec(group, quick=False, repeats=None, warmup=None,
             else:
                 u["batch_size"] = min(u["batch_size"],
                                       settings["cifar_batch_size"])
+        if size and u["size"] > 64:
+            u["size"] = size  # the ImageNet-size units
         if batch_scale:
             u["batch_size"] = max(1, int(round(u["batch_size"] * batch_scale)))
         units.append(u)
@@ -243,7 +245,8 @@ def order_rows(results):
 
 def run_suite(backends=BACKENDS, sections=None, patterns=None, quick=False,
               repeats=None, warmup=None, min_sample_s=None, timeout=1800,
-              command=None, note=None, previous=None, log=print):
+              command=None, note=None, previous=None, batch_scale=None,
+              size=None, log=print):
     """Runs the selected groups on each backend; returns the result dict.
 
     `previous` (a result dict) is updated in place of starting empty, so
@@ -259,6 +262,11 @@ def run_suite(backends=BACKENDS, sections=None, patterns=None, quick=False,
             raise ValueError(f"{name} must be an integer >= "
                              f"{1 if name == 'repeats' else 0}. "
                              f"Received: {name}={value!r}")
+    if batch_scale is not None and not batch_scale > 0:
+        raise ValueError(f"batch_scale must be > 0. Received: {batch_scale}")
+    if size is not None and (not isinstance(size, int) or size < 63):
+        raise ValueError(f"size must be an integer >= 63 (AlexNet's "
+                         f"minimum). Received: size={size!r}")
     groups = select_groups(sections, patterns)
     out = previous or {"results": {}, "runs": []}
     started = time.perf_counter()
@@ -266,7 +274,8 @@ def run_suite(backends=BACKENDS, sections=None, patterns=None, quick=False,
     for backend in backends:
         by_group = out["results"].setdefault(backend, {})
         for group in groups:
-            spec = group_spec(group, quick, repeats, warmup, min_sample_s)
+            spec = group_spec(group, quick, repeats, warmup, min_sample_s,
+                              batch_scale, size)
             firsts = ("fit", "eager") if spec["kind"] == "order" else (None,)
             for first in firsts:
                 key = group["id"] if first is None else f"order/{first}"
@@ -282,6 +291,7 @@ def run_suite(backends=BACKENDS, sections=None, patterns=None, quick=False,
         "command": command, "machine": machine, "quick": quick,
         "note": note, "backends": list(backends),
         "groups": [g["id"] for g in groups],
+        "batch_scale": batch_scale, "size": size,
         "settings": {k: v for k, v in group_spec(
             groups[0], quick, repeats, warmup, min_sample_s).items()
             if k in ("repeats", "warmup", "min_sample_s")},

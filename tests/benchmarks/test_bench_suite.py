@@ -106,6 +106,13 @@ def test_quick_specs_shrink_sizes_and_keep_the_table():
             assert {(kind, cand), (kind, base)} <= names
     full = suite.group_spec(suite.GROUPS[0])
     assert full["units"][0]["size"] == 224 and full["repeats"] == 5
+    cifar = next(g for g in suite.GROUPS if g["id"] == "train-cifar")
+    spec = suite.group_spec(cifar, size=128, batch_scale=0.5)
+    assert [(u["size"], u["batch_size"]) for u in spec["units"]] == [
+        (32, 32), (32, 32)]
+    spec = suite.group_spec(suite.GROUPS[0], size=128, batch_scale=0.5)
+    assert spec["units"][0]["size"] == 128
+    assert spec["units"][0]["batch_size"] == 4
 
 
 @pytest.mark.parametrize("call,exc,needles", [
@@ -115,6 +122,9 @@ def test_quick_specs_shrink_sizes_and_keep_the_table():
     (lambda d: suite.run_suite(backends=["torch"]), ValueError,
      ["torch", "jax"]),
     (lambda d: suite.run_suite(repeats=0), ValueError, ["repeats", "0"]),
+    (lambda d: suite.run_suite(size=32), ValueError, ["size", "32", "63"]),
+    (lambda d: suite.run_suite(batch_scale=-1), ValueError,
+     ["batch_scale", "-1"]),
     (lambda d: report.load(os.path.join(d, "missing.json")),
      FileNotFoundError, ["missing.json"]),
     (lambda d: report.update_readme(os.path.join(d, "R.md"), "x"),
