@@ -11,9 +11,10 @@ stem fwd+bwd (stem-only `train_on_batch`, batch 32 at 224): the Gabor
 channels CMod vs RMax twin and the whole stems, for both families.
 
 A time budget (`--budget-s`, default 300 s) keeps the run under 6 minutes:
-groups are run in priority order (stems first, then ResNet-18, AlexNet,
-ResNet-34, ResNet-50, each in bfloat16 then float32) and a group that would
-not finish within the budget is listed under "skipped".
+groups run in priority order (the stems; the standard and CMod models of
+each architecture in bfloat16, then in float32; then the other variants)
+and a group that would not finish within the budget is listed under
+"skipped" (`--archs`/`--dtypes` run the rest in another call).
 
     KERAS_BACKEND=jax python scripts/gpu_benchmark.py --out gpu.json
     JAX_PLATFORMS=cpu KERAS_BACKEND=jax python scripts/gpu_benchmark.py \\
@@ -21,6 +22,7 @@ not finish within the budget is listed under "skipped".
 """
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -38,6 +40,8 @@ def parse_args(argv):
                         "./gpu_benchmark.json)")
     p.add_argument("--smoke", action="store_true",
                    help="tiny sizes and few models (checks the script runs)")
+    p.add_argument("--list", action="store_true",
+                   help="print the planned groups as JSON and exit")
     p.add_argument("--batch-size", type=int, default=64,
                    help="train-step batch (default 64)")
     p.add_argument("--stem-batch-size", type=int, default=32)
@@ -82,19 +86,48 @@ def groups(args):
     if args.smoke:
         stems = stems[:2]
     out.append(("stems", "float32", stems))
-    for arch in args.archs:
-        variants = ALEXNET_VARIANTS if arch == "alexnet" else RESNET_VARIANTS
-        if args.smoke:  # the stems in float32, two ResNet-18s in bf16
-            if arch != "resnet18":
-                continue
-            variants = ("", "_cmod")
+    # The standard and CMod models of every architecture first (bfloat16,
+    # then float32), then the other variants: a run cut short by the budget
+    # still has the main ratio of each architecture.
+    for core in (True, False):
         for dtype in args.dtypes:
-            if args.smoke and dtype == "float32":
-                continue
-            out.append((f"train-{arch}-{dtype}", dtype,
-                        units("train", [arch + v for v in variants], size,
-                              bs)))
+            if args.smoke and (dtype == "float32" or not core):
+                continue  # smoke: the stems in float32, 2 ResNet-18s in bf16
+            for arch in args.archs:
+                if args.smoke and arch != "resnet18":
+                    continue
+                variants = (ALEXNET_VARIANTS if arch == "alexnet"
+                            else RESNET_VARIANTS)
+                variants = [v for v in variants
+                            if (v in ("", "_cmod")) == core]
+                kind = "core" if core else "other"
+                out.append((f"train-{arch}-{dtype}-{kind}", dtype,
+                            units("train", [arch + v for v in variants],
+                                  size, bs)))
     return out
+
+
+def train_table(result_groups):
+    """Every trained model: images/s and its time ratio to the standard
+    model of the same architecture and precision (same group when both are
+    in a `core` group; otherwise a ratio of medians across groups)."""
+    rows = []
+    by = {}
+    for gid, res in result_groups.items():
+        for r in res.get("rows", []):
+            if r["kind"] == "train":
+                by[(r["name"], res["dtype"])] = (gid, r)
+    for (name, dtype), (gid, r) in by.items():
+        arch = name.split("_")[0]
+        row = {"model": name, "dtype": dtype, "group": gid,
+               "images_per_s": r["images_per_s"],
+               "median_ms": r["median_ms"]}
+        base = by.get((arch, dtype))
+        if base is not None and name != arch:
+            row["time_vs_standard"] = r["median_ms"] / base[1]["median_ms"]
+            row["same_group"] = base[0] == gid
+        rows.append(row)
+    return rows
 
 
 def main(argv=None):
@@ -102,6 +135,9 @@ def main(argv=None):
     if args.smoke:
         args.size, args.batch_size, args.stem_batch_size = 64, 2, 2
         args.repeats, args.warmup = 2, 1
+    if args.list:
+        print(json.dumps(groups(args), indent=1))
+        return 0
     path = out_path(args)
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
@@ -159,6 +195,7 @@ def main(argv=None):
             res["ratios"] = ratios(res["rows"])
         result["groups"][gid] = res
         durations.append(res["wall_s"])
+    result["train"] = train_table(result["groups"])
     result["wall_s"] = time.perf_counter() - t_start
     result["jax_devices"] = [str(d) for d in jax.devices()]
     result["tensorflow_imported"] = "tensorflow" in sys.modules

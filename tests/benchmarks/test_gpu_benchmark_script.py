@@ -35,8 +35,9 @@ def test_smoke_mode_writes_one_json_without_tensorflow(tmp_path):
     assert result["tensorflow_imported"] is False
     assert result["machine"]["backend"] == "jax"
     assert result["skipped"] == []
-    assert set(result["groups"]) == {"stems", "train-resnet18-mixed_bfloat16"}
-    train = result["groups"]["train-resnet18-mixed_bfloat16"]
+    core = "train-resnet18-mixed_bfloat16-core"
+    assert set(result["groups"]) == {"stems", core}
+    train = result["groups"][core]
     assert train["dtype"] == "mixed_bfloat16"
     assert [r["name"] for r in train["rows"]] == ["resnet18", "resnet18_cmod"]
     for group in result["groups"].values():
@@ -47,6 +48,10 @@ def test_smoke_mode_writes_one_json_without_tensorflow(tmp_path):
         for stats in group["ratios"].values():
             assert math.isfinite(stats["median"]) and stats["median"] > 0
     assert "resnet18_cmod / resnet18" in train["ratios"]
+    (cmod,) = [r for r in result["train"] if r["model"] == "resnet18_cmod"]
+    assert cmod["dtype"] == "mixed_bfloat16" and cmod["same_group"]
+    assert math.isfinite(cmod["time_vs_standard"])
+    assert cmod["time_vs_standard"] > 0
 
 
 def test_refuses_another_backend(tmp_path):
@@ -58,3 +63,20 @@ def test_refuses_another_backend(tmp_path):
     assert proc.returncode != 0
     assert "JAX backend" in proc.stderr and "tensorflow" in proc.stderr
     assert os.listdir(tmp_path) == []
+
+
+def test_the_full_plan_covers_every_model_in_both_precisions():
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--list"],
+                          capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, KERAS_BACKEND="jax"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    plan = json.loads(proc.stdout)
+    trained = {(u["name"], dtype) for _, dtype, units in plan
+               for u in units if u["kind"] == "train"}
+    names = [f"{a}{v}" for a in ("resnet18", "resnet34", "resnet50")
+             for v in ("", "_twin", "_cmod", "_blurpool", "_ablurpool")]
+    names += [f"alexnet{v}" for v in ("", "_twin", "_cmod", "_blurpool")]
+    assert trained == {(n, d) for n in names
+                       for d in ("mixed_bfloat16", "float32")}
+    assert plan[0][0] == "stems"
+    assert all(u["size"] == 224 for _, _, units in plan for u in units)
