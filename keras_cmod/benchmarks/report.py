@@ -88,26 +88,27 @@ def render(result):
             f"{m.get('date', '?')}, {m.get('cpu', m.get('machine', '?'))}, "
             f"{m.get('cpu_count', '?')} cores{load_txt}; backends "
             f"{', '.join(run.get('backends', []))}; {s.get('repeats', '?')} "
-            f"interleaved rounds after {s.get('warmup', '?')} warm-up steps"
+            f"interleaved rounds after {s.get('warmup', '?')} warm-up step(s)"
             f"{' (quick mode: small sizes)' if run.get('quick') else ''}; "
             f"{run.get('wall_s', '?')} s."
             + (f" {run['note']}" if run.get("note") else ""))
-    lines.append("")
-    lines.append("Ratios (median of the per-round ratios, min-max in "
-                 "brackets); time ratios are candidate / baseline, "
-                 "throughput ratios baseline time / candidate time. "
-                 "Every process started each model with `train_on_batch`.")
-    lines.append("")
-    head = ["comparison", "target"] + [_versions(result, b)
-                                       for b in backends]
-    lines.append("| " + " | ".join(head) + " |")
-    lines.append("|" + "---|" * len(head))
+    table = []
     for row in result["pairs"]:
         cells = [_cell(row.get(b)) for b in backends]
         if all(c == "not run" for c in cells):
             continue
-        lines.append("| " + " | ".join([row["label"], _target(row)]
+        table.append("| " + " | ".join([row["label"], _target(row)]
                                        + cells) + " |")
+    if table:
+        head = ["comparison", "target"] + [_versions(result, b)
+                                           for b in backends]
+        lines += ["", "Ratios (median of the per-round ratios, min-max in "
+                  "brackets); time ratios are candidate / baseline, "
+                  "throughput ratios baseline time / candidate time. "
+                  "Every process started each model with "
+                  "`train_on_batch`.", "",
+                  "| " + " | ".join(head) + " |",
+                  "|" + "---|" * len(head), *table]
     lines += _absolute(result, backends)
     lines += _order(result)
     failures = _failures(result)
