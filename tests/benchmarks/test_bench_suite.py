@@ -177,3 +177,36 @@ def test_quick_run_in_a_fresh_process(tmp_path):
     path = common.write_json(out, tmp_path / "r.json")
     assert "train step: resnet18_cmod.cifar10" in report.render(
         report.load(path))
+
+
+@pytest.mark.parametrize("args,needles", [
+    (["trian"], ["trian", "report"]),
+    (["report", "train"], ["report", "train"]),
+    (["train", "--timeout", "0"], ["--timeout", "0"]),
+    (["train", "--readme", "nope.md"], ["nope.md"]),
+    (["report", "--output", "missing.json"], ["missing.json"]),
+])
+def test_cli_errors_are_one_line(tmp_path, monkeypatch, capsys, args,
+                                 needles):
+    from keras_cmod.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["benchmark", *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "error:" in err[0]
+    for needle in needles:
+        assert needle in err[0]
+    assert os.listdir(tmp_path) == []
+
+
+def test_cli_report_writes_the_readme(tmp_path, capsys):
+    from keras_cmod.cli import main
+
+    path = common.write_json(_fake_result(), tmp_path / "r.json")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{report.BEGIN}\n{report.END}\n")
+    assert main(["benchmark", "report", "--output", path]) == 0
+    assert "resnet34_cmod / resnet34" in capsys.readouterr().out
+    assert main(["benchmark", "report", "--output", path, "--readme",
+                 str(readme)]) == 0
+    assert "resnet34_cmod / resnet34" in readme.read_text()
