@@ -96,7 +96,8 @@ def run(args):
         backends=backends, sections=which or None, patterns=args.groups,
         quick=args.quick, repeats=args.repeats, warmup=args.warmup,
         timeout=args.timeout, command=command.strip(), note=args.note,
-        previous=previous, batch_scale=args.batch_scale, size=args.size)
+        previous=previous, batch_scale=args.batch_scale, size=args.size,
+        on_group=lambda partial: common.write_json(partial, args.output))
     common.write_json(result, args.output)
     print(f"wrote {args.output}")
     markdown = report.render(result)

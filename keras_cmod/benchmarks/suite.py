@@ -246,11 +246,14 @@ def order_rows(results):
 def run_suite(backends=BACKENDS, sections=None, patterns=None, quick=False,
               repeats=None, warmup=None, min_sample_s=None, timeout=1800,
               command=None, note=None, previous=None, batch_scale=None,
-              size=None, log=print):
+              size=None, on_group=None, log=print):
     """Runs the selected groups on each backend; returns the result dict.
 
     `previous` (a result dict) is updated in place of starting empty, so
     that runs of single sections or backends add up to one table.
+    `on_group(result)`, when given, is called after every group with the
+    result so far (the CLI writes it, so an interrupted run keeps the
+    groups it finished).
     """
     bad = [b for b in backends if b not in BACKENDS]
     if bad:
@@ -285,6 +288,10 @@ def run_suite(backends=BACKENDS, sections=None, patterns=None, quick=False,
                 by_group[key] = run_worker(spec, backend, timeout, log)
                 if "error" in by_group[key]:
                     log(f"  error: {by_group[key]['error']}")
+                if on_group is not None:
+                    out["pairs"] = pair_rows(out["results"])
+                    out["order"] = order_rows(out["results"])
+                    on_group(out)
     machine["loadavg_1m_end"] = common.machine_description().get(
         "loadavg_1m")
     out["runs"].append({

@@ -160,8 +160,12 @@ def test_op_path_counts_the_traced_ops():
 
 
 def test_quick_run_in_a_fresh_process(tmp_path):
+    seen = []
     out = suite.run_suite(backends=["tensorflow"], patterns=["train-cifar"],
-                          quick=True, log=lambda m: None)
+                          quick=True, log=lambda m: None,
+                          on_group=lambda r: seen.append(
+                              sorted(r["results"]["tensorflow"])))
+    assert seen == [["train-cifar"]]
     res = out["results"]["tensorflow"]["train-cifar"]
     assert "error" not in res, res
     assert [r["name"] for r in res["rows"]] == ["resnet18.cifar10",
