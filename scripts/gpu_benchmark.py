@@ -170,7 +170,9 @@ def main(argv=None):
     durations = []
     for gid, dtype, units in groups(args):
         elapsed = time.perf_counter() - t_start
-        if durations and elapsed + max(durations) > args.budget_s:
+        # Estimate: the slowest model so far, times this group's models.
+        guess = max(durations, default=0.0) * len(units)
+        if durations and elapsed + guess > args.budget_s:
             result["skipped"].append(
                 {"group": gid, "reason": f"time budget ({elapsed:.0f} s "
                  f"used of {args.budget_s:.0f} s)"})
@@ -194,7 +196,8 @@ def main(argv=None):
         if "rows" in res:
             res["ratios"] = ratios(res["rows"])
         result["groups"][gid] = res
-        durations.append(res["wall_s"])
+        durations.append(res["wall_s"] / len(units))
+        common.write_json(result, path)  # a killed run keeps these groups
     result["train"] = train_table(result["groups"])
     result["wall_s"] = time.perf_counter() - t_start
     result["jax_devices"] = [str(d) for d in jax.devices()]
