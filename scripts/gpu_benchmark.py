@@ -10,7 +10,7 @@ process, so their ratios to the standard model are comparable. Then the
 stem fwd+bwd (stem-only `train_on_batch`, batch 32 at 224): the Gabor
 channels CMod vs RMax twin and the whole stems, for both families.
 
-A time budget (`--budget-s`, default 300 s) keeps the run under 6 minutes:
+A time budget (`--budget-s`, default 270 s) keeps the run under 6 minutes:
 groups run in priority order (the stems; the standard and CMod models of
 each architecture in bfloat16, then in float32; then the other variants)
 and a group that would not finish within the budget is listed under
@@ -48,7 +48,7 @@ def parse_args(argv):
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--budget-s", type=float, default=300.0)
+    p.add_argument("--budget-s", type=float, default=270.0)
     p.add_argument("--dtypes", nargs="+", default=list(DTYPES),
                    choices=DTYPES)
     p.add_argument("--archs", nargs="+", default=list(ARCHS), choices=ARCHS)
