@@ -1,10 +1,14 @@
-"""Benchmarks: speed and memory ratios measured within one process run.
+"""Benchmarks: speed ratios measured in the order users run models.
 
-Each benchmark compares variants in the same run (ratios, not absolute
-times: machines are noisy), repeats every measurement and reports the
-median and the spread (interquartile range), prints a table and writes
-JSON. `keras-cmod benchmark` runs them; `benchmarks/*.py` in the
-repository are thin entry points. Not part of the test suite.
+`keras-cmod benchmark` runs the table of `suite.GROUPS`: each group in a
+fresh interpreter whose first call on every model is `train_on_batch` (as
+a process that starts with `fit`), units timed in interleaved rounds, and
+every ratio taken against a baseline of the same process, with its spread.
+Results go to one JSON file; `keras-cmod benchmark report` renders the
+README's Performance tables from it. Not part of the test suite (the
+`--quick` mode is).
 """
 
-BENCHMARKS = ("layer1", "train_step", "dtcwpt", "resnet50")
+from keras_cmod.benchmarks.suite import BACKENDS, GROUPS, SECTIONS
+
+__all__ = ["BACKENDS", "GROUPS", "SECTIONS"]

@@ -1,35 +1,46 @@
-"""Timing and memory measurement shared by the benchmarks."""
+"""Statistics, machine description and JSON output of the benchmarks."""
 
 import json
 import os
 import platform
 import statistics
+import tempfile
 import time
 
-import keras
 import numpy as np
 
 
 def machine_description():
-    """Backend, devices, CPU and versions, for the report."""
+    """CPU, cores, load and versions (no backend import: the suite's parent
+    process stays light; each worker reports its backend's versions)."""
     info = {
-        "backend": keras.backend.backend(),
-        "keras": keras.__version__,
         "python": platform.python_version(),
         "machine": platform.machine(),
-        "processor": platform.processor() or None,
+        "system": platform.system(),
         "cpu_count": os.cpu_count(),
-        "date": time.strftime("%Y-%m-%d"),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
     try:
-        with open("/proc/cpuinfo") as f:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
             for line in f:
                 if line.startswith("model name"):
                     info["cpu"] = line.split(":", 1)[1].strip()
                     break
     except OSError:
         pass
+    try:
+        info["loadavg_1m"] = round(os.getloadavg()[0], 2)
+    except OSError:
+        pass
+    return info
+
+
+def backend_versions():
+    """The running backend, its version and devices."""
+    import keras
+
     backend = keras.backend.backend()
+    info = {"backend": backend, "keras": keras.__version__}
     if backend == "tensorflow":
         import tensorflow as tf
 
@@ -44,7 +55,10 @@ def machine_description():
 
 
 def summarize(times):
-    times = sorted(times)
+    """Median, interquartile range, min and max of a list of seconds."""
+    times = sorted(float(t) for t in times)
+    if not times:
+        raise ValueError("summarize needs at least one time")
     q = np.percentile(times, [25, 75])
     return {
         "median_s": statistics.median(times),
@@ -55,96 +69,43 @@ def summarize(times):
     }
 
 
-def make_step(fn, weights, backward=True, jit_compile=None):
-    """A compiled step: `fn(x)`, or `fn(x)` + gradients of its sum.
-
-    Returns `(step, to_numpy)`; `step(x)` runs once and blocks.
-    """
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        @tf.function(jit_compile=jit_compile)
-        def step(x):
-            if not backward:
-                return [fn(x)]
-            with tf.GradientTape() as tape:
-                loss = tf.reduce_sum(tf.cast(fn(x), "float32"))
-            return tape.gradient(loss, weights)
-
-        def run(x):
-            out = step(x)
-            for o in out:
-                if o is not None:
-                    o.numpy()
-            return out
-
-        return run, step
-    if backend == "jax":
-
-        from keras_cmod.benchmarks.jax_support import jax_step
-
-        return jax_step(fn, weights, backward)
-    raise ValueError(f"Unsupported backend for benchmarks: {backend!r}")
+def ratio_stats(num, den):
+    """Per-round ratios `num[i] / den[i]` of two interleaved series."""
+    if len(num) != len(den) or not num:
+        raise ValueError(
+            f"ratio_stats needs two series of the same non-zero length; "
+            f"got {len(num)} and {len(den)}")
+    r = sorted(a / b for a, b in zip(num, den))
+    q = np.percentile(r, [25, 75])
+    return {"median": statistics.median(r), "min": r[0], "max": r[-1],
+            "q1": float(q[0]), "q3": float(q[1]), "rounds": len(r)}
 
 
-def time_step(run, x, repeats=5, warmup=2):
-    for _ in range(warmup):
-        run(x)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        run(x)
-        times.append(time.perf_counter() - t)
-    return summarize(times)
-
-
-def saved_activation_bytes(fn, weights, x):
-    """Bytes of forward tensors kept for the backward pass (TensorFlow).
-
-    The forward + backward step is traced into one graph; every tensor made
-    by a forward op and read by a gradient op is what autograd saves (the
-    measure the paper takes with PyTorchViz). Sizes are static shapes times
-    dtype sizes; the input itself and the weights are not counted.
-    Returns `None` on other backends (see `jax_support`).
-    """
-    if keras.backend.backend() != "tensorflow":
-        return None
-    import tensorflow as tf
-
-    @tf.function
-    def step(x):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_sum(tf.cast(fn(x), "float32"))
-        return tape.gradient(loss, weights)
-
-    graph = step.get_concrete_function(
-        tf.TensorSpec(x.shape, x.dtype)).graph
-    saved = {}
-    for op in graph.get_operations():
-        if "gradient" not in op.name.lower():
-            continue
-        for t in op.inputs:
-            src = t.op
-            if "gradient" in src.name.lower():
-                continue
-            if src.type in ("Placeholder", "ReadVariableOp", "Const",
-                            "VarHandleOp", "Identity"):
-                continue
-            shape = t.shape
-            if not shape.is_fully_defined() or t.dtype == tf.resource:
-                continue
-            saved[t.name] = int(np.prod(shape.as_list())) * t.dtype.size
-    return int(sum(saved.values()))
+def write_text_atomic(path, text):
+    """Writes `text` through a temporary file and `os.replace`, with the
+    umask's permissions; the temporary file is removed on failure."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.",
+                               suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
 
 
 def write_json(result, path):
-    tmp = f"{path}.tmp"
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(tmp, "w") as f:
-        json.dump(result, f, indent=2, default=float)
-    os.replace(tmp, path)
-    return path
+    text = json.dumps(result, indent=2, allow_nan=False, default=float)
+    return write_text_atomic(path, text + "\n")
 
 
 def format_rows(rows, columns):
