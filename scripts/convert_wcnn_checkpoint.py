@@ -10,7 +10,7 @@ A thin wrapper around `keras_cmod.convert` (the same functions as
 2. **Output equality** (`--torch-model`, needs PyTorch and the package that
    defines the model): the PyTorch model is built, loads the checkpoint,
    and its logits on random inputs (NCHW) are compared with the Keras
-   model's (NHWC): max |diff| <= 1e-4 * max(1, max |ref|) (SPEC 10.11).
+   model's (NHWC): max |diff| <= 1e-4 * max(1, max |ref|).
    TF32 is disabled on both sides.
 
 Usage:
@@ -19,7 +19,7 @@ Usage:
         [--num-classes N] [--input-size H] [--no-strict] \\
         [--torch-model MODULE:CALLABLE [--torch-kwargs JSON]]
 
-Examples (the paper's names: SPEC 3.1):
+Examples (the paper's model names):
 
     # torchvision ResNet-18 (needs torchvision for the check)
     python scripts/convert_wcnn_checkpoint.py resnet18.pth resnet18 \\
@@ -57,7 +57,8 @@ from keras_cmod.convert.cli import (
     save_atomic,
 )
 
-#: SPEC 10.11.
+#: Relative tolerance of the output check (float32 round-off over a deep
+#: network).
 RELATIVE_TOLERANCE = 1e-4
 
 

@@ -1,4 +1,4 @@
-"""Writes the paper's training recipes (SPEC 4) as TrainConfig JSON files.
+"""Writes the paper's training recipes as TrainConfig JSON files.
 
     python scripts/make_recipes.py          # write zoo/recipes
     python scripts/make_recipes.py --check  # exit 1 if a file is stale
@@ -67,7 +67,7 @@ def recipes():
                                ("resnet", 34, "cifar10")):
         for (stem, aa), (paper, code) in VARIANTS.items():
             if family == "alexnet" and aa == "adaptive_blurpool":
-                continue  # not run on AlexNet (SPEC 3.1)
+                continue  # the paper runs Zou's pooling on ResNet only
             base = "alexnet" if family == "alexnet" else f"resnet{depth}"
             arch = base + _AA[aa] + _STEM[stem]
             imagenet = tag == "in1k"
@@ -102,7 +102,7 @@ def recipes():
                 notes=(
                     f"{paper} {base if family == 'resnet' else 'AlexNet'} "
                     f"({table}); reference run {run} "
-                    "(hubert-leterme/wcnn). SPEC 4."
+                    "(hubert-leterme/wcnn)."
                     + (" Gradient accumulation 2 x 128, as the reference."
                        if zou else "")
                     + (" Packet-selection penalty (paper eq. 23)."

@@ -10,7 +10,8 @@
 `load_torch_state_dict(model, state_dict_or_path)` maps the PyTorch names
 of torchvision's ResNet-18/34/50/101 and AlexNet, of Zhang's and Zou's
 anti-aliased bodies and of the reference code's twins (WCNN / CWCNN) onto
-the layers of `keras_cmod.models`, with the layout changes of SPEC 10.1;
+the layers of `keras_cmod.models`, PyTorch's NCHW/OIHW layouts turned into
+Keras' channels-last ones;
 `to_torch_state_dict(model)` is the inverse. Files: `.npz`,
 `.safetensors` (no dependency) and `.pth` / `.pt` (needs PyTorch). The
 `keras-cmod convert` command and `scripts/convert_wcnn_checkpoint.py` wrap

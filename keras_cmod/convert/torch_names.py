@@ -13,7 +13,7 @@
 
 Names follow torchvision for the standard models, `antialiased_cnns`
 (Zhang) and Zou's PASA ResNet for the blurred bodies, and the paper's code
-(wcnn) for the twins (SPEC 3.2-3.3, 10.8, 10.10). Layouts (SPEC 10.1):
+(wcnn) for the twins. Layouts:
 
 | kind | PyTorch | Keras |
 |---|---|---|
@@ -25,7 +25,7 @@ Names follow torchvision for the standard models, `antialiased_cnns`
 | `mixing` | `(L_q, K_q/g_q, 1, 1, 1)` | `(K_q/g_q, L_q)` |
 
 Known difference: Zou's PASA (`Downsample_PASA_group_softmax`) takes its
-softmax over all `G*9` predicted channels (SPEC 10.10), whereas
+softmax over all `G*9` predicted channels (its released code), whereas
 `keras_cmod.layers.AdaptiveBlurPool2D` takes it per group of 9 taps. The
 names and shapes of Zou checkpoints map exactly, but their outputs differ
 until the layer follows the reference (`tests/convert`, xfail test).

@@ -14,7 +14,7 @@ The TFDS splits keep their TFDS names and slicing syntax (`"train"`,
 paper's ImageNet *"test"* set is the official 50,000-image validation set,
 i.e. TFDS's `"validation"`; TFDS's own `"test"` is the unlabelled
 ILSVRC2012 test set. Three more names give the paper's held-out splits
-(SPEC 4, 5.1), carved out of the training set:
+(the reference code's), carved out of the training set:
 
 - `"heldout"` (alias `"val"`): ImageNet, the first 100 images of each
   class (100,000 images); CIFAR-10, the first 5,000 training images.

@@ -154,12 +154,12 @@ def preprocess(
 ):
     """Applies the paper's transforms, then shuffles, batches and prefetches.
 
-    Training (`training=True`), per image (SPEC 4):
+    Training (`training=True`), per image (the paper's protocol):
     `RandomResizedCrop(input_size, scale, ratio)` (torchvision's algorithm,
     10 attempts then a centre-crop fallback) -> horizontal flip with
     probability `flip_prob` -> scale to [0, 1] -> `(x - mean) / std`.
 
-    Evaluation (SPEC 5.1), by `eval_mode`:
+    Evaluation, by `eval_mode`:
 
     - `"paper"`: the paper's one-crop, `Resize(size)` (shorter side) ->
       `CenterCrop(size)` (e.g. 224 -> 224; identity on CIFAR's 32).
@@ -193,7 +193,7 @@ def preprocess(
         batch_size: int > 0, or `None` for unbatched output.
         eval_mode: `"paper"`, `"crop_pct"` or `"ten_crop"` (evaluation only).
         normalize: bool. If `False`, output images in [0, 1] without
-            mean/std normalisation (the paper's shift metrics, SPEC 8.2 #1).
+            mean/std normalisation (as the reference code's shift metrics).
         shuffle: bool; defaults to `training`.
         shuffle_buffer_size: int > 0, the shuffle buffer.
         seed: int or `None`: seeds the shuffle and the per-example

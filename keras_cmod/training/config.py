@@ -8,7 +8,8 @@ before any work starts, and is written next to the checkpoints of a run
 Recipes
 -------
 A recipe is a `TrainConfig` saved as JSON: the paper's exact settings for
-one registry name (SPEC 4). The released recipes live in the repository's
+one registry name (from the paper and its reference code). The released
+recipes live in the repository's
 `zoo/recipes/<architecture>.<tag>.json` (the reviewable record, next to
 `zoo/results.csv`), and identical copies ship inside the package
 (`keras_cmod/training/recipes/`), so `keras-cmod train --recipe
@@ -96,7 +97,7 @@ class TrainConfig:
         synthetic_train_size / synthetic_val_size: examples of `synthetic`.
         shuffle_buffer_size: examples in the shuffle buffer.
 
-    Optimisation (SPEC 4):
+    Optimisation (the paper's protocol):
         epochs: number of epochs.
         steps_per_epoch: cap on optimizer steps per epoch (`None`: the
             whole split, last partial global batch dropped).

@@ -2,8 +2,8 @@
 
 The paper trains with `torch.optim.SGD(lr, momentum=0.9,
 weight_decay=1e-4)` and `StepLR(step_size, gamma=0.1)` stepped once per
-epoch (SPEC 4). Two details make Keras' own `SGD(weight_decay=...)` a
-different optimizer:
+epoch (the reference code's recipe). Two details make Keras' own
+`SGD(weight_decay=...)` a different optimizer:
 
 1. PyTorch's `weight_decay` is a *coupled* L2 penalty: `g += wd * w`
    before momentum, on every parameter given to the optimizer. Keras'

@@ -44,7 +44,8 @@ def randomize(model, seed=1):
 
 
 def close(out, ref):
-    """SPEC 10.11: max |diff| <= 1e-4 * max(1, max |ref|)."""
+    """Float32 round-off over a network:
+    max |diff| <= 1e-4 * max(1, max |ref|)."""
     out, ref = np.asarray(out), np.asarray(ref)
     assert out.shape == ref.shape, (out.shape, ref.shape)
     diff = float(np.max(np.abs(out - ref)))

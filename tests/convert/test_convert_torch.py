@@ -1,10 +1,11 @@
 """Same outputs as PyTorch models (skipped when torch is not installed).
 
 The PyTorch side is `torch_reference.py`: small re-implementations that
-follow SPEC 1.3-1.6 and 10 (twin stems, BN0, packet mixing, crops, Zhang /
-Zou bodies) with the state-dict names of torchvision / the reference code.
+follow the paper and the reference code (twin stems, BN0, packet mixing,
+crops, Zhang / Zou bodies) with the state-dict names of torchvision / the
+reference code.
 Where torchvision is installed, its resnet18 and alexnet are compared too.
-Tolerance: SPEC 10.11, max |diff| <= 1e-4 * max(1, max |ref|).
+Tolerance: max |diff| <= 1e-4 * max(1, max |ref|).
 """
 
 import keras
@@ -73,7 +74,7 @@ def test_same_outputs_as_torch_reference(name, kwargs):
 
 
 @pytest.mark.parametrize("name,kwargs,size", [
-    ("resnet18_cmod", {"stem": "cmod"}, (64, 96)),  # H != W (SPEC 10.9)
+    ("resnet18_cmod", {"stem": "cmod"}, (64, 96)),  # H != W
     ("resnet18_cmod", {"stem": "cmod"}, (32, 32)),  # CIFAR: 8x8 stem
     ("alexnet_blurpool_cmod", {"stem": "cmod", "antialias": "blurpool"},
      (112, 96)),

@@ -1,9 +1,9 @@
 """Small PyTorch models with the reference implementations' state-dict names.
 
-Written for the tests from the descriptions in SPEC 1.3-1.6, 2.2-2.4,
-3.2-3.3 and 10 (not copied from torchvision, antialiased-cnns, Zou's code or
-wcnn): the module tree reproduces their parameter names, the forward passes
-follow the SPEC formulas. Only imported when `torch` is installed.
+Written for the tests from the paper's and the reference code's descriptions
+of the operators (not copied from torchvision, antialiased-cnns, Zou's code
+or wcnn): the module tree reproduces their parameter names, the forward
+passes follow the published formulas. Only imported when `torch` is installed.
 
 * `ResNet(depth, stem, antialias)`: torchvision ResNet names; Zhang / Zou
   bodies (`conv2.0` blur then `conv2.1` conv, `downsample.{0,1,2}`); twin
@@ -12,7 +12,7 @@ follow the SPEC formulas. Only imported when `torch` is installed.
   `features.0` and `features.1` pooling block, `classifier.{1,4,6}`.
 
 The DT-CWPT of the twins is a strided cross-correlation with the
-equivalent complex kernels (SPEC 10.4): for J=2 the kernels stored in
+equivalent complex kernels: for J=2 the kernels stored in
 `tests/data/dtcwpt_j2_reference.npz` (computed by the reference code), for
 J=3 those of `keras_cmod.wavelets.dtcwpt_kernels`.
 """
@@ -68,12 +68,12 @@ class BlurPool(nn.Module):
 
 
 class PASA(nn.Module):
-    """Zou's adaptive blur pooling as SPEC 10.10 describes it.
+    """Zou's adaptive blur pooling (PASA), from its paper's description.
 
     sigma = softmax(BN(conv3x3(x_pad))), G*9 channels (group-major,
     tap = 3*di + dj); `joint=True` takes the softmax over all G*9 channels
-    (SPEC 10.10, "softmax over channels"), `joint=False` over the 9 taps of
-    each group (SPEC 3.3).
+    (as Zou's released code), `joint=False` over the 9 taps of each group
+    (as Zou's paper).
     """
 
     def __init__(self, channels, groups, joint=True):

@@ -9,7 +9,7 @@ def trainable(model):
     return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
 
 
-# SPEC 9 item 6 and SPEC 3.1 / 3.4: (registry name, tag, trainable count).
+# The paper's parameter counts: (registry name, tag, trainable count).
 # Counts do not depend on the input size, so small inputs keep this fast.
 PARAMS = [
     ("alexnet", "in1k", 61_100_840),

@@ -52,7 +52,7 @@ def test_mirrored_two_logical_cpus_matches_one_device(tmp_path):
     for key in ("loss", "val_loss", "val_accuracy"):
         np.testing.assert_allclose(logs[0]["final"][key],
                                    logs[1]["final"][key], rtol=1e-5)
-    # The saved model reloads (STYLE 25).
+    # The saved model reloads.
     model = keras.saving.load_model(tmp_path / "mirrored" / "model.keras")
     assert model.output_shape == (None, 4)
 
