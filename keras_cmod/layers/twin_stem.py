@@ -297,10 +297,10 @@ class TwinStem(keras.layers.Layer):
         return out["h"], out["w"]
 
     def _gabor_input(self, x):
-        """The padded luminance (one channel: cheaper to pad than RGB)."""
+        """The zero-padded image of the Gabor branch (float32)."""
         P = self.gabor_padding
-        lum = self.gabor.luminance(x)
-        return ops.pad(lum, ((0, 0), (P, P), (P, P), (0, 0)))
+        return ops.pad(ops.cast(x, "float32"),
+                       ((0, 0), (P, P), (P, P), (0, 0)))
 
     def _gabor_real(self, x, ch, cw, training=None):
         """Re Z at stride m, cropped to the free maps (RMax mode)."""
