@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_cmod.layers._utils import (
+    check_modulus_epsilon,
     conv_output_size,
     fresh_initializer,
     modulus,
@@ -22,9 +23,10 @@ class CModConv2D(keras.layers.Layer):
     explicit zero padding and stride. In a CNN's first layer this replaces
     "real convolution + max pooling" (RMax) for Gabor-like kernels; use twice
     the stride of the convolution it replaces. The modulus is computed in
-    float32 as `sqrt(max(re^2 + im^2, epsilon))`, so its gradient is finite
-    at 0 and float16 inputs cannot overflow; the optional bias is added
-    after the modulus.
+    float32 as `sqrt(max(re^2 + im^2, epsilon))` with a floor far below
+    float32 resolution (`1e-30`): the value is the exact modulus to float32
+    round-off, its gradient is finite at 0 and float16 inputs cannot
+    overflow; the optional bias is added after the modulus.
 
     Args:
         filters: int, number of complex output channels.
@@ -33,8 +35,8 @@ class CModConv2D(keras.layers.Layer):
         padding: int or `((top, bottom), (left, right))` explicit zero
             padding, then a "valid" convolution. Defaults to `0`.
         use_bias: bool, add a trainable bias after the modulus.
-        epsilon: float, floor under `|z|^2`. Defaults to
-            `keras.config.epsilon()`.
+        epsilon: float >= 0, floor under `|z|^2`. Defaults to `1e-30`
+            (exact modulus, finite gradient at 0).
         kernel_initializer: initializer of both real kernels.
         bias_initializer: initializer of the bias.
         kernel_regularizer: optional regularizer of both kernels.
@@ -85,9 +87,7 @@ class CModConv2D(keras.layers.Layer):
             )
         self.padding = normalize_padding(padding)
         self.use_bias = bool(use_bias)
-        self.epsilon = float(
-            keras.config.epsilon() if epsilon is None else epsilon
-        )
+        self.epsilon = check_modulus_epsilon(epsilon)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)

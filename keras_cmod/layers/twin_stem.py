@@ -5,6 +5,7 @@ from keras import ops
 
 from keras_cmod.layers._utils import (
     check_channels,
+    check_modulus_epsilon,
     conv_output_size,
     modulus,
     round_half_even_half,
@@ -90,8 +91,8 @@ class TwinStem(keras.layers.Layer):
         mode: `"rmax"` or `"cmod"`.
         antialias: `"none"`, `"blurpool"` or `"adaptive_blurpool"`.
         blur_size: int in 1..7, blur filter size. Defaults to `3`.
-        epsilon: float, floor under `|z|^2` in the modulus. Defaults to
-            `keras.config.epsilon()`.
+        epsilon: float >= 0, floor under `|z|^2` in the modulus. Defaults
+            to `1e-30` (exact modulus, finite gradient at 0).
         bn_epsilon: float, batch-norm epsilon. Defaults to `1e-5`.
         bn_momentum: float, batch-norm momentum (Keras convention).
             Defaults to `0.9` (PyTorch's 0.1).
@@ -148,9 +149,7 @@ class TwinStem(keras.layers.Layer):
         self.mode = mode
         self.antialias = antialias
         self.blur_size = int(blur_size)
-        self.epsilon = float(
-            keras.config.epsilon() if epsilon is None else epsilon
-        )
+        self.epsilon = check_modulus_epsilon(epsilon)
         self.bn_epsilon = float(bn_epsilon)
         self.bn_momentum = float(bn_momentum)
         self.packet_penalty = packet_penalty
