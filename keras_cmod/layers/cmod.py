@@ -12,6 +12,7 @@ from keras_cmod.layers._utils import (
     normalize_pair,
     pad_hw,
 )
+from keras_cmod.layers.dtcwpt import check_image_input, image_input
 
 
 @keras.saving.register_keras_serializable(package="keras_cmod")
@@ -93,21 +94,9 @@ class CModConv2D(keras.layers.Layer):
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
 
     def build(self, input_shape):
+        check_image_input(input_shape, "CModConv2D")
         channels = input_shape[-1]
-        if channels is None:
-            raise ValueError(
-                "The channel dimension of the inputs must be defined. "
-                f"Received: input_shape={tuple(input_shape)}"
-            )
-        for size, k, (p0, p1) in zip(
-            input_shape[1:3], self.kernel_size, self.padding
-        ):
-            if size is not None and size + p0 + p1 < k:
-                raise ValueError(
-                    f"Kernel larger than the padded input: kernel_size="
-                    f"{self.kernel_size}, input_shape={tuple(input_shape)}, "
-                    f"padding={self.padding}"
-                )
+        self._check_sizes(input_shape)
         shape = self.kernel_size + (channels, self.filters)
         self.real_kernel = self.add_weight(
             name="real_kernel",
@@ -128,8 +117,24 @@ class CModConv2D(keras.layers.Layer):
                 initializer=self.bias_initializer,
             )
 
+    def _check_sizes(self, input_shape):
+        for size, k, (p0, p1) in zip(
+            input_shape[1:3], self.kernel_size, self.padding
+        ):
+            if isinstance(size, int) and size + p0 + p1 < k:
+                raise ValueError(
+                    f"CModConv2D needs a height and width of at least "
+                    f"{k - p0 - p1} pixels (kernel_size={self.kernel_size}, "
+                    f"padding={self.padding}). Received: "
+                    f"input_shape={tuple(input_shape)}"
+                )
+
     def call(self, inputs):
-        x = pad_hw(inputs, self.padding)
+        inputs = image_input(inputs, "CModConv2D")
+        check_image_input(inputs.shape, "CModConv2D",
+                          channels=self.real_kernel.shape[2])
+        self._check_sizes(inputs.shape)
+        x = pad_hw(ops.cast(inputs, self.compute_dtype), self.padding)
         # One convolution with the two kernels side by side.
         kernel = ops.concatenate([self.real_kernel, self.imag_kernel], axis=-1)
         y = ops.conv(x, kernel, strides=self.strides, padding="valid")

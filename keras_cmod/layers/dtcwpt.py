@@ -24,6 +24,83 @@ from keras_cmod.wavelets.plans import (  # noqa: F401 (public names)
     needed_maps,
 )
 
+#: Deepest transform a layer accepts: the twin models use 2 and 3; depth 4
+#: already has 512 complex packets of 138x138 taps, and a depth-10 transform
+#: would run for minutes at gigabytes of memory.
+MAX_DEPTH = 4
+
+
+def check_image_input(input_shape, layer_name, channels=None, min_size=1):
+    """The input check of the DT-CWPT layer family (`DTCWPT2D`,
+    `DTCWPTConv2D`, `TwinStem`, `CModConv2D`), run in `build` and on
+    every call with known sizes.
+
+    Rank 4 `(batch, height, width, channels)`, a defined channel count
+    (`channels` if given) and a known height / width of at least
+    `min_size`; a ValueError naming the shape and what is allowed
+    otherwise.
+    """
+    try:
+        shape = tuple(input_shape)
+    except TypeError:
+        shape = None
+    if shape is None or len(shape) != 4:
+        raise ValueError(
+            f"{layer_name} expects a rank-4 input (batch, height, width, "
+            f"channels). Received: input_shape={input_shape!r}"
+        )
+    if shape[-1] is None:
+        raise ValueError(
+            f"{layer_name}: the channel dimension must be defined. "
+            f"Received: input_shape={shape}"
+        )
+    if channels is not None and shape[-1] != channels:
+        raise ValueError(
+            f"{layer_name} expects {channels} input channels "
+            f"(channels_last). Received: input_shape={shape}"
+        )
+    for axis, name in ((1, "height"), (2, "width")):
+        n = shape[axis]
+        if n is not None and not isinstance(n, int):
+            continue  # a symbolic size
+        if n is not None and n < min_size:
+            raise ValueError(
+                f"{layer_name} needs a {name} of at least {min_size} "
+                f"pixels. Received: input_shape={shape}"
+            )
+    return shape
+
+
+def image_input(inputs, layer_name):
+    """Integer and boolean images cast to float32 (values unchanged, e.g.
+    uint8 0..255); float inputs pass; complex or string inputs raise a
+    TypeError naming the dtype. The same rule for every layer of the
+    family."""
+    kind = keras.backend.standardize_dtype(inputs.dtype)
+    if kind.startswith(("float", "bfloat")):
+        return inputs
+    if kind.startswith(("int", "uint", "bool")):
+        return ops.cast(inputs, "float32")
+    raise TypeError(
+        f"{layer_name} expects a real (float or integer) image. "
+        f"Received: dtype={kind}"
+    )
+
+
+def check_depth(depth):
+    """An int in `1..MAX_DEPTH`; TypeError / ValueError naming it."""
+    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)):
+        raise TypeError(
+            f"depth must be an int in 1..{MAX_DEPTH}. Received: "
+            f"depth={depth!r} (of type {type(depth).__name__})"
+        )
+    if not 1 <= depth <= MAX_DEPTH:
+        raise ValueError(
+            f"depth must be an int in 1..{MAX_DEPTH}. Received: depth={depth}"
+        )
+    return int(depth)
+
+
 IMPLEMENTATIONS = ("auto", "fused", "cascade")
 
 
@@ -206,7 +283,7 @@ class DTCWPT2D(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         self.implementation = check_implementation(implementation)
-        depth = wt._check_depth(depth)
+        depth = check_depth(depth)
         stride = 2**depth if stride is None else stride
         wt._check_stride(depth, stride)
         check_output(output_mode)
@@ -228,22 +305,9 @@ class DTCWPT2D(keras.layers.Layer):
         self.kernel_support = wt.kernel_size(depth, wavelet)
 
     def build(self, input_shape):
+        check_image_input(input_shape, "DTCWPT2D",
+                          min_size=self.min_input_size())
         channels = input_shape[-1]
-        if channels is None:
-            raise ValueError(
-                "The channel dimension must be defined. "
-                f"Received: input_shape={tuple(input_shape)}"
-            )
-        for size in input_shape[1:3]:
-            if size is not None and size + 2 * self.padding < (
-                self.kernel_support
-            ):
-                raise ValueError(
-                    f"Input too small for the depth-{self.depth} DT-CWPT: "
-                    f"kernel support {self.kernel_support} > padded size "
-                    f"{size + 2 * self.padding}. Received: "
-                    f"input_shape={tuple(input_shape)}, padding={self.padding}"
-                )
         needed = []
         for c in range(channels):
             needed += needed_maps(
@@ -264,7 +328,14 @@ class DTCWPT2D(keras.layers.Layer):
         self._plan = plan
         self._combine = np.concatenate(cols, axis=1)
 
+    def min_input_size(self):
+        """Smallest height / width with at least one output sample."""
+        return max(1, self.kernel_support - 2 * self.padding)
+
     def call(self, inputs, training=None):
+        inputs = image_input(inputs, "DTCWPT2D")
+        check_image_input(inputs.shape, "DTCWPT2D",
+                          min_size=self.min_input_size())
         p = self.padding
         x = ops.pad(inputs, ((0, 0), (p, p), (p, p), (0, 0)))
         x = apply_plan(self._plan, x, self._formulation)

@@ -5,7 +5,6 @@ import numpy as np
 from keras import ops
 
 from keras_cmod.layers._utils import (
-    check_channels,
     conv_output_size,
     fresh_initializer,
     normalize_padding,
@@ -13,9 +12,11 @@ from keras_cmod.layers._utils import (
 )
 from keras_cmod.layers.dtcwpt import (
     apply_plan,
+    check_image_input,
     check_implementation,
     check_output,
     complex_combination,
+    image_input,
     make_plan,
     needed_maps,
     strided_formulation,
@@ -166,20 +167,23 @@ class DTCWPTConv2D(keras.layers.Layer):
         self.filters = sel.filters
         self.kernel_support = wt.kernel_size(depth)
 
+    def _check_input(self, input_shape):
+        shape = check_image_input(input_shape, "DTCWPTConv2D", channels=3)
+        for size, (p0, p1) in zip(shape[1:3], self.padding):
+            if isinstance(size, int) and size + p0 + p1 < self.kernel_support:
+                raise ValueError(
+                    f"DTCWPTConv2D needs a height and width of at least "
+                    f"{self.kernel_support - p0 - p1} pixels with padding "
+                    f"{self.padding} (DT-CWPT kernel support "
+                    f"{self.kernel_support}). Received: input_shape={shape}"
+                )
+
     @property
     def packet_selection(self):
         return self._selection
 
     def build(self, input_shape):
-        check_channels(input_shape, 3, "DTCWPTConv2D")
-        for size, (p0, p1) in zip(input_shape[1:3], self.padding):
-            if size is not None and size + p0 + p1 < self.kernel_support:
-                raise ValueError(
-                    f"Input too small for the twin layer: DT-CWPT kernel "
-                    f"support {self.kernel_support} > padded size "
-                    f"{size + p0 + p1}. Received: "
-                    f"input_shape={tuple(input_shape)}"
-                )
+        self._check_input(input_shape)
         sel = self._selection
         self.colormix = self.add_weight(
             name="colormix",
@@ -295,6 +299,8 @@ class DTCWPTConv2D(keras.layers.Layer):
         return re, im
 
     def call(self, inputs, training=None):
+        inputs = image_input(inputs, "DTCWPTConv2D")
+        self._check_input(inputs.shape)
         re, im = self.transform(inputs, training=training)
         if im is None:
             return ops.cast(re, inputs.dtype)

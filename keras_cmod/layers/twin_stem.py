@@ -4,7 +4,6 @@ import keras
 from keras import ops
 
 from keras_cmod.layers._utils import (
-    check_channels,
     check_modulus_epsilon,
     conv_output_size,
     modulus,
@@ -12,6 +11,7 @@ from keras_cmod.layers._utils import (
 )
 from keras_cmod.layers.adaptive_blur_pool import AdaptiveBlurPool2D
 from keras_cmod.layers.blur_pool import BlurPool2D
+from keras_cmod.layers.dtcwpt import check_image_input, image_input
 from keras_cmod.layers.dtcwpt_conv import DTCWPTConv2D
 from keras_cmod.layers.normalization import Bias, ModulusBatchNorm
 from keras_cmod.wavelets import dtcwpt as wt
@@ -22,6 +22,32 @@ ANTIALIAS = ("none", "blurpool", "adaptive_blurpool")
 
 # Free convolution of each family: (filters, kernel, stride, padding, bias).
 _FREE = {"alexnet": (32, 11, 4, 2, True), "resnet": (40, 7, 2, 3, False)}
+
+
+def _check_number(value, name, kind, low, high, open_low=False,
+                  open_high=False):
+    """`value` as `kind` (int or float) within the bounds, or an error
+    naming `name` (TypeError for a wrong type, ValueError out of range)."""
+    types = (int,) if kind is int else (int, float)
+    if isinstance(value, bool) or not isinstance(value, types):
+        raise TypeError(
+            f"{name} must be {'an int' if kind is int else 'a number'}. "
+            f"Received: {name}={value!r} (of type {type(value).__name__})"
+        )
+    value = kind(value)
+    ok = value == value and abs(value) != float("inf")
+    if low is not None:
+        ok = ok and (value > low if open_low else value >= low)
+    if high is not None:
+        ok = ok and (value < high if open_high else value <= high)
+    if not ok:
+        left = "(" if open_low else "["
+        right = ")" if open_high else "]"
+        raise ValueError(
+            f"{name} must be in {left}{low}, {'inf' if high is None else high}"
+            f"{right}. Received: {name}={value!r}"
+        )
+    return value
 
 
 def _min(a, b):
@@ -148,10 +174,26 @@ class TwinStem(keras.layers.Layer):
         self.family = family
         self.mode = mode
         self.antialias = antialias
-        self.blur_size = int(blur_size)
+        self.blur_size = _check_number(blur_size, "blur_size", int, 1, 7)
         self.epsilon = check_modulus_epsilon(epsilon)
-        self.bn_epsilon = float(bn_epsilon)
-        self.bn_momentum = float(bn_momentum)
+        self.bn_epsilon = _check_number(bn_epsilon, "bn_epsilon", float, 0,
+                                        None, open_low=True)
+        self.bn_momentum = _check_number(bn_momentum, "bn_momentum", float,
+                                         0, 1, open_high=True)
+        if packet_penalty is not None:
+            n = len(wt.PACKET_SELECTIONS[family].split_in)
+            if not isinstance(packet_penalty, (list, tuple)) or len(
+                packet_penalty
+            ) != n:
+                raise ValueError(
+                    f"packet_penalty must be None or a list of {n} floats "
+                    f"(one per section of the {family} packet selection). "
+                    f"Received: packet_penalty={packet_penalty!r}"
+                )
+            packet_penalty = [
+                _check_number(v, "packet_penalty", float, 0, None)
+                for v in packet_penalty
+            ]
         self.packet_penalty = packet_penalty
         sel = wt.PACKET_SELECTIONS[family]
         self.depth = sel.depth
@@ -169,8 +211,23 @@ class TwinStem(keras.layers.Layer):
 
     # -- construction ------------------------------------------------------
 
+    def min_input_size(self):
+        """Smallest height / width giving at least one output pixel."""
+        n = 1
+        while not self._valid_size(n):
+            n += 1
+        return n
+
+    def _valid_size(self, n):
+        nf, ng, t = self._sizes(n)
+        return min(nf, ng, t) >= 1 and self._output_size(n) >= 1
+
+    def _check_input(self, input_shape):
+        check_image_input(input_shape, "TwinStem", channels=3,
+                          min_size=self.min_input_size())
+
     def build(self, input_shape):
-        check_channels(input_shape, 3, "TwinStem")
+        self._check_input(input_shape)
         policy = self.dtype_policy
         self.free_conv = keras.layers.Conv2D(
             self.free_filters,
@@ -318,7 +375,9 @@ class TwinStem(keras.layers.Layer):
         return ops.cast(modulus(re, im, self.epsilon), self.compute_dtype)
 
     def call(self, inputs, training=None):
-        x = inputs
+        x = image_input(inputs, "TwinStem")
+        self._check_input(x.shape)
+        x = ops.cast(x, self.compute_dtype)
         p = self.free_padding
         free = self.free_conv(
             ops.pad(x, ((0, 0), (p, p), (p, p), (0, 0))), training=training

@@ -88,7 +88,7 @@ def test_bad_arguments(kwargs, match):
 
 
 def test_input_smaller_than_kernel():
-    with pytest.raises(ValueError, match="too small"):
+    with pytest.raises(ValueError, match="at least 66 pixels"):
         layers.DTCWPT2D(3, 8, padding=0)(np.zeros((1, 30, 30, 1), "float32"))
 
 
