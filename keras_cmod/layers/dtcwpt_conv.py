@@ -31,6 +31,23 @@ COLORMIX_INIT = {
 }
 
 
+def _numbers(values, count, name, what, minimum=None):
+    """`values` as a list of `count` finite floats, or a ValueError naming
+    `name` and `what` is allowed."""
+    try:
+        out = [v for v in values]
+    except TypeError:
+        out = None
+    ok = out is not None and len(out) == count and all(
+        isinstance(v, (int, float, np.integer, np.floating))
+        and not isinstance(v, bool) and np.isfinite(v)
+        and (minimum is None or v >= minimum) for v in out)
+    if not ok:
+        raise ValueError(
+            f"{name} must hold {what}. Received: {name}={values!r}")
+    return [float(v) for v in out]
+
+
 def get_selection(selection):
     """`"alexnet"`, `"resnet"` or a config dict -> `PacketSelection`."""
     if isinstance(selection, wt.PacketSelection):
@@ -145,20 +162,13 @@ class DTCWPTConv2D(keras.layers.Layer):
         self.use_bias = bool(use_bias)
         if colormix_init is None:
             colormix_init = COLORMIX_INIT["alexnet" if depth == 3 else "resnet"]
-        if len(colormix_init) != 3:
-            raise ValueError(
-                "colormix_init must hold 3 floats (R, G, B). "
-                f"Received: colormix_init={colormix_init!r}"
-            )
-        self.colormix_init = [float(v) for v in colormix_init]
+        self.colormix_init = _numbers(colormix_init, 3, "colormix_init",
+                                      "3 floats (R, G, B)")
         if penalty is None:
             penalty = sel.l1_penalty
-        if len(penalty) != len(sel.split_in):
-            raise ValueError(
-                f"penalty must hold one value per section "
-                f"({len(sel.split_in)}). Received: penalty={penalty!r}"
-            )
-        self.penalty = [float(v) for v in penalty]
+        self.penalty = _numbers(
+            penalty, len(sel.split_in), "penalty",
+            f"one float >= 0 per section ({len(sel.split_in)})", minimum=0)
         if mixing_initializer is None:
             mixing_initializer = keras.initializers.VarianceScaling(
                 1.0 / 3.0, mode="fan_in", distribution="uniform"
