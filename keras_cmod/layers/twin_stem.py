@@ -50,12 +50,6 @@ def _check_number(value, name, kind, low, high, open_low=False,
     return value
 
 
-def _min(a, b):
-    if isinstance(a, int) and isinstance(b, int):
-        return min(a, b)
-    return ops.minimum(a, b)
-
-
 def _ceil_div(a, b):
     return (a + b - 1) // b
 
@@ -208,8 +202,39 @@ class TwinStem(keras.layers.Layer):
         self.total_stride = 2 * s
         self.gabor_padding = wt.dtcwpt_padding(sel.depth, 2 ** (sel.depth - 1))
         self.kernel_support = wt.kernel_size(sel.depth)
+        self._order_sizes()
 
     # -- construction ------------------------------------------------------
+
+    @staticmethod
+    def _smaller(a, b, a_is_smaller):
+        """`min(a, b)` for ints; for symbolic sizes (dynamic shapes, JAX
+        export), the one this configuration always makes the smaller, so
+        slice bounds stay size expressions, not tensors."""
+        if isinstance(a, int) and isinstance(b, int):
+            return min(a, b)
+        if a_is_smaller is None:
+            return ops.minimum(a, b)
+        return a if a_is_smaller else b
+
+    def _order_sizes(self):
+        """Which of the branch sizes is the smaller for every input size
+        (`None` if it depends on the size)."""
+        def always(pairs):
+            if all(a <= b for a, b in pairs):
+                return True
+            if all(b <= a for a, b in pairs):
+                return False
+            return None
+
+        self._free_is_smaller = self._decimated_is_smaller = None
+        sizes = [self._sizes(n) for n in range(1, 1025)]
+        self._free_is_smaller = always(
+            [(nf, ng) for nf, ng, t in sizes if t >= 1])
+        r = self.total_stride // self.conv_stride
+        self._decimated_is_smaller = always(
+            [(_ceil_div(t, r), self._pooled_size(t))
+             for _, _, t in sizes if t >= 1 and self._pooled_size(t) >= 1])
 
     def min_input_size(self):
         """Smallest height / width giving at least one output pixel."""
@@ -329,7 +354,7 @@ class TwinStem(keras.layers.Layer):
         p, k = self.free_padding, self.free_kernel
         nf = (n + 2 * p - k) // m + 1
         ng = (n + 2 * self.gabor_padding - self.kernel_support) // m + 1
-        t = _min(nf, ng)
+        t = self._smaller(nf, ng, self._free_is_smaller)
         return nf, ng, t
 
     def _crops(self, shape):
@@ -339,7 +364,8 @@ class TwinStem(keras.layers.Layer):
             nf, ng, t = self._sizes(n)
             r = self.total_stride // self.conv_stride
             nc = _ceil_div(t, r)
-            t2 = _min(nc, self._pooled_size(t))
+            t2 = self._smaller(nc, self._pooled_size(t),
+                               self._decimated_is_smaller)
             og = round_half_even_half(ng - t)
             out[axis] = {
                 "t": t,  # common size at stride m
