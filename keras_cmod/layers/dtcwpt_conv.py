@@ -224,6 +224,7 @@ class DTCWPTConv2D(keras.layers.Layer):
         self._formulation = strided_formulation()
         self._plan, self._colour, self._re_rows, self._im_rows = (
             self._plan_parts(self.implementation))
+        self._lum_parts = self._plan_parts(self.implementation, colours=1)
         # Per-section masks that spread the (k/g, l) weights block-diagonally.
         self._masks = []
         for k, l_out, g in zip(sel.split_in, sel.split_out, sel.groups):
@@ -231,20 +232,22 @@ class DTCWPTConv2D(keras.layers.Layer):
             cols = np.arange(l_out) // (l_out // g)
             self._masks.append((rows[:, None] == cols[None, :]).astype("f4"))
 
-    def _plan_parts(self, implementation):
+    def _plan_parts(self, implementation, colours=3):
         """`(plan, colour of each map, Re rows, Im rows)`: the rows map the
-        plan's real maps to Re / Im of the selected packets."""
+        plan's real maps to Re / Im of the selected packets. `colours=1`:
+        the plan of the luminance image alone (inference)."""
         sel = self._selection
         needed = []
-        for c in range(3):
+        for c in range(colours):
             needed += needed_maps(sel.depth, sel.packets, self.output_mode, c)
-        plan = make_plan(implementation, 3, sel.depth, self.strides, needed)
+        plan = make_plan(implementation, colours, sel.depth, self.strides,
+                         needed)
         colour = np.zeros(plan.n_maps, dtype="int32")
         for (c, _, _), k in plan.index.items():
             colour[k] = c
         re = np.zeros((plan.n_maps, len(sel.packets)))
         im = np.zeros_like(re)
-        for c in range(3):
+        for c in range(colours):
             re_c, im_c = complex_combination(sel.depth, "qshift_a",
                                              sel.packets, plan, c)
             re += re_c
@@ -271,19 +274,25 @@ class DTCWPTConv2D(keras.layers.Layer):
         return ops.matmul(ops.cast(inputs, "float32"),
                           ops.cast(self.colormix, "float32")[:, None])
 
-    def output_weights(self):
+    def output_weights(self, per_colour=True):
         """`(W_re, W_im)`: float32 `(n_maps, filters)` matrices from the
-        transform's real maps (all colours) to Re Z and Im Z (`W_im` is
-        `None` in real mode): colour mix, bank combination and mixing."""
+        transform's real maps to Re Z and Im Z (`W_im` is `None` in real
+        mode): bank combination and mixing, and the colour mix when the
+        maps are those of each colour (`per_colour`)."""
         mix = ops.cast(self.mixing_matrix(), "float32")
-        scale = ops.take(ops.cast(self.colormix, "float32"), self._colour)
-        scale = scale[:, None]
+        if per_colour:
+            re_rows, im_rows = self._re_rows, self._im_rows
+            scale = ops.take(ops.cast(self.colormix, "float32"),
+                             self._colour)[:, None]
+        else:
+            _, _, re_rows, im_rows = self._lum_parts
+            scale = 1.0
         re_w = scale * ops.matmul(
-            ops.convert_to_tensor(self._re_rows, "float32"), mix)
+            ops.convert_to_tensor(re_rows, "float32"), mix)
         if self.output_mode == "real":
             return re_w, None
         im_w = scale * ops.matmul(
-            ops.convert_to_tensor(self._im_rows, "float32"), mix)
+            ops.convert_to_tensor(im_rows, "float32"), mix)
         return re_w, im_w
 
     def transform(self, inputs, padded_inputs=None, training=None):
@@ -291,12 +300,21 @@ class DTCWPTConv2D(keras.layers.Layer):
         mode), before any interleaving; the twin stem uses this directly.
 
         `padded_inputs`, if given, replaces `pad(inputs)` (the stem pads
-        and offsets the image itself)."""
+        and offsets the image itself).
+
+        Training calls transform each colour (the backward pass then never
+        runs through the transform); other calls transform the luminance
+        image alone, a third of the work forward. Same values."""
         if padded_inputs is None:
             padded_inputs = pad_hw(ops.cast(inputs, "float32"),
                                    self.padding)
-        maps = apply_plan(self._plan, padded_inputs, self._formulation)
-        re_w, im_w = self.output_weights()
+        if training:
+            maps = apply_plan(self._plan, padded_inputs, self._formulation)
+        else:
+            maps = apply_plan(self._lum_parts[0],
+                              self.luminance(padded_inputs),
+                              self._formulation)
+        re_w, im_w = self.output_weights(per_colour=bool(training))
         if im_w is None:
             re, im = ops.matmul(maps, re_w), None
         else:
