@@ -74,11 +74,38 @@ def center_crop_hw(x, height, width):
     return x[:, top : top + height, left : left + width, :]
 
 
-def modulus(real, imag, epsilon):
-    """`sqrt(max(re^2 + im^2, eps))` computed in float32.
+#: Default floor under `re^2 + im^2` in the modulus: far below float32
+#: resolution of any output (it changes a modulus only below 1e-15), and
+#: above float32's smallest normal number, so the gradient stays finite
+#: (and zero) at an exact zero.
+MODULUS_FLOOR = 1e-30
 
-    The floor keeps the gradient finite at 0 and the float32 computation
-    avoids overflow of `re^2` under float16 (|re| > 256).
+
+def check_modulus_epsilon(epsilon):
+    """`None` -> `MODULUS_FLOOR`; a finite float >= 0, else ValueError."""
+    if epsilon is None:
+        return MODULUS_FLOOR
+    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)):
+        raise ValueError(
+            "epsilon (floor under |z|^2 in the modulus) must be a float "
+            f">= 0. Received: epsilon={epsilon!r}"
+        )
+    if not 0 <= float(epsilon) < float("inf"):
+        raise ValueError(
+            "epsilon (floor under |z|^2 in the modulus) must be a finite "
+            f"float >= 0. Received: epsilon={epsilon!r}"
+        )
+    return float(epsilon)
+
+
+def modulus(real, imag, epsilon=MODULUS_FLOOR):
+    """`sqrt(max(re^2 + im^2, epsilon))` computed in float32.
+
+    With the default floor (1e-30) the value is `sqrt(re^2 + im^2)` to
+    float32 round-off (the reference's modulus, no epsilon) for every
+    `|z| >= 1e-15`, and the gradient is finite everywhere (zero at an exact
+    zero). The float32 computation avoids overflow of `re^2` under float16
+    (|re| > 256) and underflow of the floor.
     """
     dtype = real.dtype
     real = ops.cast(real, "float32")

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_cmod.layers._utils import (
+    check_modulus_epsilon,
     conv_output_size,
     fresh_initializer,
     modulus,
@@ -11,6 +12,7 @@ from keras_cmod.layers._utils import (
     normalize_pair,
     pad_hw,
 )
+from keras_cmod.layers.dtcwpt import check_image_input, image_input
 
 
 @keras.saving.register_keras_serializable(package="keras_cmod")
@@ -22,9 +24,10 @@ class CModConv2D(keras.layers.Layer):
     explicit zero padding and stride. In a CNN's first layer this replaces
     "real convolution + max pooling" (RMax) for Gabor-like kernels; use twice
     the stride of the convolution it replaces. The modulus is computed in
-    float32 as `sqrt(max(re^2 + im^2, epsilon))`, so its gradient is finite
-    at 0 and float16 inputs cannot overflow; the optional bias is added
-    after the modulus.
+    float32 as `sqrt(max(re^2 + im^2, epsilon))` with a floor far below
+    float32 resolution (`1e-30`): the value is the exact modulus to float32
+    round-off, its gradient is finite at 0 and float16 inputs cannot
+    overflow; the optional bias is added after the modulus.
 
     Args:
         filters: int, number of complex output channels.
@@ -33,8 +36,8 @@ class CModConv2D(keras.layers.Layer):
         padding: int or `((top, bottom), (left, right))` explicit zero
             padding, then a "valid" convolution. Defaults to `0`.
         use_bias: bool, add a trainable bias after the modulus.
-        epsilon: float, floor under `|z|^2`. Defaults to
-            `keras.config.epsilon()`.
+        epsilon: float >= 0, floor under `|z|^2`. Defaults to `1e-30`
+            (exact modulus, finite gradient at 0).
         kernel_initializer: initializer of both real kernels.
         bias_initializer: initializer of the bias.
         kernel_regularizer: optional regularizer of both kernels.
@@ -85,29 +88,15 @@ class CModConv2D(keras.layers.Layer):
             )
         self.padding = normalize_padding(padding)
         self.use_bias = bool(use_bias)
-        self.epsilon = float(
-            keras.config.epsilon() if epsilon is None else epsilon
-        )
+        self.epsilon = check_modulus_epsilon(epsilon)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
 
     def build(self, input_shape):
+        check_image_input(input_shape, "CModConv2D")
         channels = input_shape[-1]
-        if channels is None:
-            raise ValueError(
-                "The channel dimension of the inputs must be defined. "
-                f"Received: input_shape={tuple(input_shape)}"
-            )
-        for size, k, (p0, p1) in zip(
-            input_shape[1:3], self.kernel_size, self.padding
-        ):
-            if size is not None and size + p0 + p1 < k:
-                raise ValueError(
-                    f"Kernel larger than the padded input: kernel_size="
-                    f"{self.kernel_size}, input_shape={tuple(input_shape)}, "
-                    f"padding={self.padding}"
-                )
+        self._check_sizes(input_shape)
         shape = self.kernel_size + (channels, self.filters)
         self.real_kernel = self.add_weight(
             name="real_kernel",
@@ -128,8 +117,24 @@ class CModConv2D(keras.layers.Layer):
                 initializer=self.bias_initializer,
             )
 
+    def _check_sizes(self, input_shape):
+        for size, k, (p0, p1) in zip(
+            input_shape[1:3], self.kernel_size, self.padding
+        ):
+            if isinstance(size, int) and size + p0 + p1 < k:
+                raise ValueError(
+                    f"CModConv2D needs a height and width of at least "
+                    f"{k - p0 - p1} pixels (kernel_size={self.kernel_size}, "
+                    f"padding={self.padding}). Received: "
+                    f"input_shape={tuple(input_shape)}"
+                )
+
     def call(self, inputs):
-        x = pad_hw(inputs, self.padding)
+        inputs = image_input(inputs, "CModConv2D")
+        check_image_input(inputs.shape, "CModConv2D",
+                          channels=self.real_kernel.shape[2])
+        self._check_sizes(inputs.shape)
+        x = pad_hw(ops.cast(inputs, self.compute_dtype), self.padding)
         # One convolution with the two kernels side by side.
         kernel = ops.concatenate([self.real_kernel, self.imag_kernel], axis=-1)
         y = ops.conv(x, kernel, strides=self.strides, padding="valid")

@@ -8,228 +8,100 @@ packets are computed, and a fully decimated transform is computed directly
 (never an undecimated last stage followed by subsampling).
 """
 
+import os
+
 import keras
 import numpy as np
 from keras import ops
 
 from keras_cmod.layers._utils import conv_output_size
 from keras_cmod.wavelets import dtcwpt as wt
+from keras_cmod.wavelets import plans
+from keras_cmod.wavelets.plans import (  # noqa: F401 (public names)
+    CascadePlan,
+    FusedPlan,
+    complex_combination,
+    needed_maps,
+)
 
-#: Order of the banks among the final maps: the banks of the real parts
-#: (aa, bb) first, then those of the imaginary parts (ab, ba), so that each
-#: part's maps are one contiguous block.
-BANK_RANK = {0: 0, 3: 1, 1: 2, 2: 3}
-
-
-def _final_order(key):
-    c, b, rest = key[0], key[1], key[2:]
-    return (c, BANK_RANK[b]) + tuple(rest)
-
-
-def _digits(p, depth):
-    return tuple((p // 4 ** (depth - 1 - j)) % 4 for j in range(depth))
+#: Deepest transform a layer accepts: the twin models use 2 and 3; depth 4
+#: already has 512 complex packets of 138x138 taps, and a depth-10 transform
+#: would run for minutes at gigabytes of memory.
+MAX_DEPTH = 4
 
 
-class CascadePlan:
-    """Per-stage depthwise kernels computing a set of real packet maps.
+def check_image_input(input_shape, layer_name, channels=None, min_size=1):
+    """The input check of the DT-CWPT layer family (`DTCWPT2D`,
+    `DTCWPTConv2D`, `TwinStem`, `CModConv2D`), run in `build` and on
+    every call with known sizes.
 
-    Args:
-        n_channels: number of input channels (each is transformed alone).
-        depth: int, number of stages.
-        stride: int, total stride (power of two up to `2**depth`).
-        needed: iterable of `(channel, bank, packet)`: the real maps to
-            compute (`bank` in 0..3 = aa, ab, ba, bb; `packet` a real packet
-            index in 0..4**depth-1).
-        wavelet: Q-shift set name.
-
-    Attributes:
-        stages: list of dicts with `v_gather`, `v_kernel`, `h_gather`,
-            `h_kernel`, `stride`, `dilation` (numpy arrays / ints). A gather
-            of `None` means the depthwise multiplier covers every channel.
-        index: dict `(channel, bank, packet) -> channel of the final maps`
-            (other final channels, from zero filters, are unused).
-        n_maps: number of channels of the final maps.
+    Rank 4 `(batch, height, width, channels)`, a defined channel count
+    (`channels` if given) and a known height / width of at least
+    `min_size`; a ValueError naming the shape and what is allowed
+    otherwise.
     """
-
-    def __init__(self, n_channels, depth, stride, needed, wavelet="qshift_a"):
-        strides, dilations = wt.decimation_schedule(depth, stride)
-        f = wt.filter_dict(wavelet)
-        needed = sorted(set((int(c), int(b), int(p)) for c, b, p in needed))
-        position = {(c, None, ()): c for c in range(n_channels)}
-        n_cur = n_channels
-        self.stages = []
-        for j in range(depth):
-            targets = sorted(
-                {(c, b, _digits(p, depth)[: j + 1]) for c, b, p in needed},
-                key=_final_order,
+    try:
+        shape = tuple(input_shape)
+    except TypeError:
+        shape = None
+    if shape is None or len(shape) != 4:
+        raise ValueError(
+            f"{layer_name} expects a rank-4 input (batch, height, width, "
+            f"channels). Received: input_shape={input_shape!r}"
+        )
+    if shape[-1] is None:
+        raise ValueError(
+            f"{layer_name}: the channel dimension must be defined. "
+            f"Received: input_shape={shape}"
+        )
+    if channels is not None and shape[-1] != channels:
+        raise ValueError(
+            f"{layer_name} expects {channels} input channels "
+            f"(channels_last). Received: input_shape={shape}"
+        )
+    for axis, name in ((1, "height"), (2, "width")):
+        n = shape[axis]
+        if n is not None and not isinstance(n, int):
+            continue  # a symbolic size
+        if n is not None and n < min_size:
+            raise ValueError(
+                f"{layer_name} needs a {name} of at least {min_size} "
+                f"pixels. Received: input_shape={shape}"
             )
-
-            def vkey(c, b, d):
-                # A vertical output is set by its parent map and filter. At
-                # stage 1 every bank reads the input itself, so the banks
-                # of one vertical tree (aa/ab, ba/bb) share it.
-                if j == 0:
-                    return (c, -1 - wt.BANKS[b][0], (), d[-1] // 2)
-                return (c, b, d[:-1], d[-1] // 2)
-
-            vouts = sorted({vkey(c, b, d) for c, b, d in targets})
-            v_src, v_taps = [], []
-            for c, b, pd, v in vouts:
-                tree = -1 - b if j == 0 else wt.BANKS[b][0]
-                v_src.append(position[(c, None, ())] if j == 0
-                             else position[(c, b, pd)])
-                vd = [q // 2 for q in pd] + [v]
-                v_taps.append(f[wt.branch_types(tree, vd)[-1]])
-            v_gather, v_kernel, v_pos, n_v = self._depthwise(
-                v_src, v_taps, n_cur)
-            vout_pos = dict(zip(vouts, v_pos))
-            h_src = [vout_pos[vkey(c, b, d)] for c, b, d in targets]
-            h_taps = []
-            for c, b, d in targets:
-                hd = [q % 2 for q in d]
-                h_taps.append(f[wt.branch_types(wt.BANKS[b][1], hd)[-1]])
-            h_gather, h_kernel, h_pos, n_cur = self._depthwise(
-                h_src, h_taps, n_v)
-            self.stages.append(
-                {
-                    "v_gather": v_gather,
-                    "v_kernel": v_kernel[:, None, :, :],
-                    "h_gather": h_gather,
-                    "h_kernel": h_kernel[None, :, :, :],
-                    "stride": strides[j],
-                    "dilation": dilations[j],
-                }
-            )
-            position = dict(zip(targets, h_pos))
-        self.index = {
-            (c, b, sum(q * 4 ** (depth - 1 - i) for i, q in enumerate(d))): k
-            for (c, b, d), k in position.items()
-        }
-        self.n_maps = n_cur
-
-    @staticmethod
-    def _depthwise(src, taps, n_in):
-        """One 1-D pass: `(gather, kernel (k, n, m), positions, channels)`.
-
-        Output `i` reads input channel `src[i]`. Without a gather, the
-        depthwise multiplier `m` is the largest number of outputs per input
-        channel and unused slots get zero filters: output `i` lands at
-        channel `src[i] * m + slot`. A channel gather on the last axis is
-        far slower than a few zero filters (TensorFlow on CPU: several
-        times a whole depthwise pass), so it is used only when the padding
-        would more than quadruple the channels.
-        """
-        src = np.asarray(src, dtype="int64")
-        taps = np.stack(taps)  # (n_out, k)
-        n_out = len(src)
-        m = int(np.bincount(src, minlength=n_in).max())
-        if n_in * m <= 4 * n_out:
-            kernel = np.zeros((taps.shape[1], n_in, m))
-            slot = np.zeros(n_in, dtype="int64")
-            positions = []
-            for i, c in enumerate(src):
-                kernel[:, c, slot[c]] = taps[i]
-                positions.append(int(c * m + slot[c]))
-                slot[c] += 1
-            return None, kernel, positions, n_in * m
-        return (src.astype("int32"), taps.T[:, :, None], list(range(n_out)),
-                n_out)
-
-    def apply(self, x):
-        """Runs the cascade on an NHWC tensor (already padded).
-
-        The filter bank runs in float32 whatever the input dtype (it is fixed
-        and cheap; this keeps mixed precision exact and portable); the result
-        is float32.
-        """
-        x = ops.cast(x, "float32")
-        for st in self.stages:
-            s, d = st["stride"], st["dilation"]
-            if st["v_gather"] is not None:
-                x = ops.take(x, st["v_gather"], axis=-1)
-            x = depthwise_conv_1d(x, st["v_kernel"][:, 0], 1, s, d)
-            if st["h_gather"] is not None:
-                x = ops.take(x, st["h_gather"], axis=-1)
-            x = depthwise_conv_1d(x, st["h_kernel"][0], 2, s, d)
-        return x
-
-    def macs_per_pixel(self):
-        """Multiply-accumulates per input pixel (for cost reports)."""
-        total, area = 0.0, 1.0
-        for st in self.stages:
-            s = st["stride"]
-            kv, _, nv_in, mv = st["v_kernel"].shape
-            area_v = area / s
-            total += kv * nv_in * mv * area_v
-            _, kh, nh_in, mh = st["h_kernel"].shape
-            area = area_v / s
-            total += kh * nh_in * mh * area
-        return total
+    return shape
 
 
-class FusedPlan:
-    """The same real packet maps in one vertical and one horizontal pass.
-
-    Each 1-D branch of the packet tree (a tree and a sequence of low/high
-    choices) is a cascade of 1-D filters; composed, it is one equivalent 1-D
-    filter of `S = 12 + 9 (2**J - 2)` taps applied at the total stride
-    (`keras_cmod.wavelets.dtcwpt.equivalent_filter_1d`; the result does not
-    depend on the decimation schedule). So every needed map is one vertical
-    pass (distinct vertical branches only: banks `aa`/`ab` share theirs)
-    followed by one horizontal pass: two depthwise convolutions in all,
-    directly at the total stride. Same interface as `CascadePlan`.
-    """
-
-    def __init__(self, n_channels, depth, stride, needed, wavelet="qshift_a"):
-        wt._check_stride(depth, stride)
-        needed = sorted(set((int(c), int(b), int(p)) for c, b, p in needed),
-                        key=_final_order)
-        cache = {}
-
-        def branch(tree, digits):
-            key = (tree, tuple(digits))
-            if key not in cache:
-                cache[key] = wt.equivalent_filter_1d(tree, digits, wavelet)
-            return cache[key]
-
-        vkeys = []
-        for c, b, p in needed:
-            vd, _ = wt.packet_digits(p, depth)
-            vkeys.append((c, wt.BANKS[b][0], tuple(vd)))
-        vouts = sorted(set(vkeys))
-        v_src = [c for c, _, _ in vouts]
-        v_taps = [branch(t, d) for _, t, d in vouts]
-        self.v_gather, self.v_kernel, v_pos, n_v = CascadePlan._depthwise(
-            v_src, v_taps, n_channels)
-        vout_pos = dict(zip(vouts, v_pos))
-        h_src, h_taps = [], []
-        for (c, b, p), vkey in zip(needed, vkeys):
-            _, hd = wt.packet_digits(p, depth)
-            h_src.append(vout_pos[vkey])
-            h_taps.append(branch(wt.BANKS[b][1], hd))
-        self.h_gather, self.h_kernel, h_pos, self.n_maps = (
-            CascadePlan._depthwise(h_src, h_taps, n_v))
-        self.stride = stride
-        self.index = dict(zip(needed, h_pos))
-
-    def apply(self, x):
-        """Runs both passes on an NHWC tensor (already padded), float32."""
-        x = ops.cast(x, "float32")
-        if self.v_gather is not None:
-            x = ops.take(x, self.v_gather, axis=-1)
-        x = depthwise_conv_1d(x, self.v_kernel, 1, self.stride, 1)
-        if self.h_gather is not None:
-            x = ops.take(x, self.h_gather, axis=-1)
-        return depthwise_conv_1d(x, self.h_kernel, 2, self.stride, 1)
-
-    def macs_per_pixel(self):
-        s = self.stride
-        kv, nv, mv = self.v_kernel.shape
-        kh, nh, mh = self.h_kernel.shape
-        return kv * nv * mv / s + kh * nh * mh / (s * s)
+def image_input(inputs, layer_name):
+    """Integer and boolean images cast to float32 (values unchanged, e.g.
+    uint8 0..255); float inputs pass; complex or string inputs raise a
+    TypeError naming the dtype. The same rule for every layer of the
+    family."""
+    kind = keras.backend.standardize_dtype(inputs.dtype)
+    if kind.startswith(("float", "bfloat")):
+        return inputs
+    if kind.startswith(("int", "uint", "bool")):
+        return ops.cast(inputs, "float32")
+    raise TypeError(
+        f"{layer_name} expects a real (float or integer) image. "
+        f"Received: dtype={kind}"
+    )
 
 
-IMPLEMENTATIONS = ("auto", "cascade", "fused")
+def check_depth(depth):
+    """An int in `1..MAX_DEPTH`; TypeError / ValueError naming it."""
+    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)):
+        raise TypeError(
+            f"depth must be an int in 1..{MAX_DEPTH}. Received: "
+            f"depth={depth!r} (of type {type(depth).__name__})"
+        )
+    if not 1 <= depth <= MAX_DEPTH:
+        raise ValueError(
+            f"depth must be an int in 1..{MAX_DEPTH}. Received: depth={depth}"
+        )
+    return int(depth)
+
+
+IMPLEMENTATIONS = ("auto", "fused", "cascade")
 
 
 def check_implementation(implementation):
@@ -243,114 +115,88 @@ def check_implementation(implementation):
 
 def make_plan(implementation, n_channels, depth, stride, needed,
               wavelet="qshift_a"):
-    """The plan of `implementation` (`"auto"` here gives the fused plan;
-    the layers' `"auto"` keep both and run the cascade when training).
+    """The plan of `implementation`: `"auto"` and `"fused"` give the fused
+    plan (the one path of the layers), `"cascade"` the stage-by-stage one
+    (an independent check of it).
 
-    Measured on TensorFlow / CPU (`keras-cmod benchmark dtcwpt` and
-    `layer1`): forward, the two fused passes run 1.6-3.5x faster than the
-    stage-by-stage cascade; forward + backward, the cascade is the faster
-    (its backward passes are smaller).
+    Measured on TensorFlow / CPU: forward, the two fused passes run 1.6-3.5x
+    faster than the stage-by-stage cascade; the layers never run a backward
+    pass through the transform (see `DTCWPTConv2D`).
     """
-    if check_implementation(implementation) == "cascade":
-        return CascadePlan(n_channels, depth, stride, needed, wavelet)
-    return FusedPlan(n_channels, depth, stride, needed, wavelet)
+    kind = check_implementation(implementation)
+    return plans.make_plan("cascade" if kind == "cascade" else "fused",
+                           n_channels, depth, stride, needed, wavelet)
 
 
-_UNEQUAL_STRIDES = {}
+FORMULATIONS = ("depthwise", "grouped")
 
 
-def unequal_strides_supported():
-    """Whether this backend runs depthwise convolutions with `(s, 1)`
-    strides (JAX always; TensorFlow only through oneDNN on CPU).
+def strided_formulation():
+    """How a strided 1-D pass runs on this backend, decided when a layer is
+    built (never from the first call, so the same ops run in eager calls,
+    `fit`, `predict` and exports):
 
-    Probed once, eagerly, on a tiny input; a probe that cannot run eagerly
-    (first use inside a traced function) answers no, which only costs
-    speed.
+    * `"depthwise"`: one depthwise convolution with `(s, 1)` / `(1, s)`
+      strides. JAX and PyTorch always run it; TensorFlow on CPU through
+      oneDNN (its default on x86).
+    * `"grouped"`: the same pass as a grouped convolution (one group per
+      channel), for TensorFlow with a GPU or with oneDNN switched off,
+      whose depthwise kernels accept equal strides only.
     """
-    backend = keras.backend.backend()
-    if backend != "tensorflow":
-        return True
-    if backend not in _UNEQUAL_STRIDES:
-        try:
-            y = ops.depthwise_conv(
-                np.ones((1, 4, 4, 1), "float32"),
-                np.ones((2, 1, 1, 1), "float32"), strides=(2, 1),
-                padding="valid",
-            )
-            ok = ops.convert_to_numpy(y).shape == (1, 2, 4, 1)
-        except Exception:  # the op's own check, or not eager
-            ok = False
-        _UNEQUAL_STRIDES[backend] = ok
-    return _UNEQUAL_STRIDES[backend]
+    if keras.backend.backend() != "tensorflow":
+        return "depthwise"
+    if os.environ.get("TF_ENABLE_ONEDNN_OPTS", "").strip() in ("0", "false"):
+        return "grouped"
+    if keras.distribution.list_devices("gpu"):
+        return "grouped"
+    return "depthwise"
 
 
-def depthwise_conv_1d(x, kernel, axis, stride, dilation):
+def depthwise_conv_1d(x, kernel, axis, stride, dilation,
+                      formulation="depthwise"):
     """Depthwise 1-D cross-correlation of an NHWC tensor along `axis`.
 
-    `kernel` has shape `(taps, channels, multiplier)`. Where the backend
-    supports it (JAX; TensorFlow with oneDNN on CPU) this is one depthwise
-    convolution with unequal strides. TensorFlow's own depthwise kernels
-    (GPU, CPU without oneDNN) only accept equal strides: there the other
-    spatial axis is folded into the batch, `(B, H, W, C)` -> `(B*H, 1, W,
-    C)` for the horizontal pass (free) and the same after a transpose for
-    the vertical pass.
+    `kernel` has shape `(taps, channels, multiplier)`; output channel
+    `c * multiplier + j` is channel `c` filtered by `kernel[:, c, j]`.
+    `formulation` is one of `FORMULATIONS` (see `strided_formulation`).
     """
     k = ops.convert_to_tensor(kernel, x.dtype)
-    if unequal_strides_supported():
-        if axis == 1:
-            return ops.depthwise_conv(
-                x, k[:, None], strides=(stride, 1), padding="valid",
-                dilation_rate=(dilation, 1),
-            )
-        return ops.depthwise_conv(
-            x, k[None], strides=(1, stride), padding="valid",
-            dilation_rate=(1, dilation),
-        )
-    if axis == 1:
-        x = ops.transpose(x, (0, 2, 1, 3))
-    shape = ops.shape(x)
-    y = ops.depthwise_conv(
-        ops.reshape(x, (shape[0] * shape[1], 1, shape[2], shape[3])),
-        k[None],
-        strides=stride,
-        padding="valid",
-        dilation_rate=dilation,
-    )
-    y = ops.reshape(y, (shape[0], shape[1], -1, shape[3] * kernel.shape[-1]))
-    if axis == 1:
-        y = ops.transpose(y, (0, 2, 1, 3))
-    return y
+    k = k[:, None] if axis == 1 else k[None]  # (kh, kw, channels, mult)
+    strides = (stride, 1) if axis == 1 else (1, stride)
+    dilations = (dilation, 1) if axis == 1 else (1, dilation)
+    if formulation == "depthwise":
+        return ops.depthwise_conv(x, k, strides=strides, padding="valid",
+                                  dilation_rate=dilations)
+    kh, kw, c, m = k.shape
+    return ops.conv(x, ops.reshape(k, (kh, kw, 1, c * m)), strides=strides,
+                    padding="valid", dilation_rate=dilations)
 
 
-def complex_combination(depth, wavelet, packets, plan, channel=0):
-    """Matrices mapping the final real maps to Re / Im of `packets`.
+def apply_plan(plan, x, formulation="depthwise"):
+    """Runs a `keras_cmod.wavelets.plans` plan on an NHWC tensor (already
+    padded).
 
-    Returns:
-        `(re, im)`: float64 arrays of shape `(plan.n_maps, len(packets))`,
-        including the analytic step (conjugation of mirrored packets).
+    The filter bank runs in float32 whatever the input dtype (it is fixed
+    and cheap; this keeps mixed precision exact and portable); the result
+    is float32.
     """
-    n = 4**depth
-    comb = wt.dualtree_combination(depth)
-    conj = wt.conjugation_mask(depth, wavelet)
-    re = np.zeros((plan.n_maps, len(packets)))
-    im = np.zeros((plan.n_maps, len(packets)))
-    for j, k in enumerate(packets):
-        p = k % n
-        for b in range(4):
-            key = (channel, b, p)
-            if comb[k, 0, b, p] and key in plan.index:
-                re[plan.index[key], j] = comb[k, 0, b, p]
-            if comb[k, 1, b, p] and key in plan.index:
-                sign = -1.0 if conj[k] else 1.0
-                im[plan.index[key], j] = sign * comb[k, 1, b, p]
-    return re, im
-
-
-def needed_maps(depth, packets, output, channel=0):
-    """Real maps `(channel, bank, packet)` needed for `packets`."""
-    n = 4**depth
-    banks = (0, 1, 2, 3) if output == "complex" else (0, 3)  # Re: aa, bb
-    return [(channel, b, k % n) for k in packets for b in banks]
+    x = ops.cast(x, "float32")
+    if isinstance(plan, plans.FusedPlan):
+        stages = [{"v_gather": plan.v_gather, "v_kernel": plan.v_kernel,
+                   "h_gather": plan.h_gather, "h_kernel": plan.h_kernel,
+                   "stride": plan.stride, "dilation": 1}]
+    else:
+        stages = [dict(st, v_kernel=st["v_kernel"][:, 0],
+                       h_kernel=st["h_kernel"][0]) for st in plan.stages]
+    for st in stages:
+        s, d = st["stride"], st["dilation"]
+        if st["v_gather"] is not None:
+            x = ops.take(x, st["v_gather"], axis=-1)
+        x = depthwise_conv_1d(x, st["v_kernel"], 1, s, d, formulation)
+        if st["h_gather"] is not None:
+            x = ops.take(x, st["h_gather"], axis=-1)
+        x = depthwise_conv_1d(x, st["h_kernel"], 2, s, d, formulation)
+    return x
 
 
 def check_output(output_mode):
@@ -398,13 +244,11 @@ class DTCWPT2D(keras.layers.Layer):
         padding: int, zero padding per side. Defaults to the reference
             padding `keras_cmod.wavelets.dtcwpt_padding(depth, stride)`.
         wavelet: str, Q-shift set. Defaults to `"qshift_a"`.
-        implementation: `"cascade"` (stage by stage, as the filter bank is
-            defined), `"fused"` (each branch's stage filters composed into
-            one equivalent 1-D filter: one vertical and one horizontal pass
-            at the total stride) or `"auto"`: the cascade in training calls
-            (its backward pass is the faster, measured), the fused passes
-            otherwise (their forward pass is). All give the same result to
-            float32 round-off.
+        implementation: `"auto"` or `"fused"` (each branch's stage filters
+            composed into one equivalent 1-D filter: one vertical and one
+            horizontal pass at the total stride, the fast path), or
+            `"cascade"` (stage by stage, as the filter bank is defined; an
+            independent check). Same result to float32 round-off.
 
     Input shape:
         `(batch, height, width, channels)`.
@@ -439,7 +283,7 @@ class DTCWPT2D(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         self.implementation = check_implementation(implementation)
-        depth = wt._check_depth(depth)
+        depth = check_depth(depth)
         stride = 2**depth if stride is None else stride
         wt._check_stride(depth, stride)
         check_output(output_mode)
@@ -461,58 +305,41 @@ class DTCWPT2D(keras.layers.Layer):
         self.kernel_support = wt.kernel_size(depth, wavelet)
 
     def build(self, input_shape):
+        check_image_input(input_shape, "DTCWPT2D",
+                          min_size=self.min_input_size())
         channels = input_shape[-1]
-        if channels is None:
-            raise ValueError(
-                "The channel dimension must be defined. "
-                f"Received: input_shape={tuple(input_shape)}"
-            )
-        for size in input_shape[1:3]:
-            if size is not None and size + 2 * self.padding < (
-                self.kernel_support
-            ):
-                raise ValueError(
-                    f"Input too small for the depth-{self.depth} DT-CWPT: "
-                    f"kernel support {self.kernel_support} > padded size "
-                    f"{size + 2 * self.padding}. Received: "
-                    f"input_shape={tuple(input_shape)}, padding={self.padding}"
-                )
         needed = []
         for c in range(channels):
             needed += needed_maps(
                 self.depth, self.packets, self.output_mode, c
             )
-        kinds = (("cascade", "fused") if self.implementation == "auto"
-                 else (self.implementation,))
-        self._variants = {}
-        for kind in kinds:
-            plan = make_plan(kind, channels, self.depth, self.stride,
-                             needed, self.wavelet)
-            cols = []
-            for c in range(channels):
-                re, im = complex_combination(
-                    self.depth, self.wavelet, self.packets, plan, c
-                )
-                if self.output_mode == "complex":
-                    cols.append(
-                        np.stack([re, im], axis=-1).reshape(len(re), -1))
-                else:
-                    cols.append(re)
-            self._variants[kind] = (plan, np.concatenate(cols, axis=1))
+        self._formulation = strided_formulation()
+        plan = make_plan(self.implementation, channels, self.depth,
+                         self.stride, needed, self.wavelet)
+        cols = []
+        for c in range(channels):
+            re, im = complex_combination(
+                self.depth, self.wavelet, self.packets, plan, c
+            )
+            if self.output_mode == "complex":
+                cols.append(np.stack([re, im], axis=-1).reshape(len(re), -1))
+            else:
+                cols.append(re)
+        self._plan = plan
+        self._combine = np.concatenate(cols, axis=1)
 
-    def _variant(self, training):
-        """`"auto"`: the cascade when training (faster backward pass), the
-        fused passes otherwise (faster forward pass)."""
-        if self.implementation != "auto":
-            return self._variants[self.implementation]
-        return self._variants["cascade" if training else "fused"]
+    def min_input_size(self):
+        """Smallest height / width with at least one output sample."""
+        return max(1, self.kernel_support - 2 * self.padding)
 
     def call(self, inputs, training=None):
-        plan, combine = self._variant(training)
+        inputs = image_input(inputs, "DTCWPT2D")
+        check_image_input(inputs.shape, "DTCWPT2D",
+                          min_size=self.min_input_size())
         p = self.padding
         x = ops.pad(inputs, ((0, 0), (p, p), (p, p), (0, 0)))
-        x = plan.apply(x)
-        y = ops.matmul(x, ops.convert_to_tensor(combine, "float32"))
+        x = apply_plan(self._plan, x, self._formulation)
+        y = ops.matmul(x, ops.convert_to_tensor(self._combine, "float32"))
         return ops.cast(y, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
@@ -533,8 +360,8 @@ class DTCWPT2D(keras.layers.Layer):
         )
         oh, ow = self.compute_output_shape(input_shape)[1:3]
         return int(
-            self._variant(False)[0].macs_per_pixel() * h * w
-            + oh * ow * self._variant(False)[1].size
+            self._plan.macs_per_pixel() * h * w
+            + oh * ow * self._combine.size
         )
 
     def get_config(self):

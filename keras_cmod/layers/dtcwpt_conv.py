@@ -5,18 +5,21 @@ import numpy as np
 from keras import ops
 
 from keras_cmod.layers._utils import (
-    check_channels,
     conv_output_size,
     fresh_initializer,
     normalize_padding,
     pad_hw,
 )
 from keras_cmod.layers.dtcwpt import (
+    apply_plan,
+    check_image_input,
     check_implementation,
     check_output,
     complex_combination,
+    image_input,
     make_plan,
     needed_maps,
+    strided_formulation,
 )
 from keras_cmod.layers.regularizers import PacketSelectionPenalty
 from keras_cmod.wavelets import dtcwpt as wt
@@ -26,6 +29,23 @@ COLORMIX_INIT = {
     "alexnet": (1.0036, 1.1630, 0.8334),
     "resnet": (0.9802, 1.3060, 0.7138),
 }
+
+
+def _numbers(values, count, name, what, minimum=None):
+    """`values` as a list of `count` finite floats, or a ValueError naming
+    `name` and `what` is allowed."""
+    try:
+        out = [v for v in values]
+    except TypeError:
+        out = None
+    ok = out is not None and len(out) == count and all(
+        isinstance(v, (int, float, np.integer, np.floating))
+        and not isinstance(v, bool) and np.isfinite(v)
+        and (minimum is None or v >= minimum) for v in out)
+    if not ok:
+        raise ValueError(
+            f"{name} must hold {what}. Received: {name}={values!r}")
+    return [float(v) for v in out]
 
 
 def get_selection(selection):
@@ -61,9 +81,12 @@ class DTCWPTConv2D(keras.layers.Layer):
        (same weights on Re and Im), section by section: output `l` of a
        section only reads the packets of its group.
 
-    The combination of the four real filter banks, the analytic step, the
-    packet selection and the mixing are folded into one 1x1 product, and
-    only the branches of the kept packets are computed. With
+    The transform is linear and fixed, so it runs on each colour channel of
+    the image and the colour mix, the combination of the four real filter
+    banks, the analytic step, the packet selection and the mixing are folded
+    into one 1x1 product after it: the trainable weights only enter that
+    product, and the backward pass never runs back through the transform.
+    Only the branches of the kept packets are computed. With
     `output_mode="complex"` the output holds `(Re Z_l, Im Z_l)` channel
     pairs; with `"real"` only `Re Z_l` (the RMax twin). To get the CMod
     operator, use `strides = 2 * m` and take the modulus of the pairs.
@@ -86,10 +109,9 @@ class DTCWPTConv2D(keras.layers.Layer):
             selection's own (non-zero only for AlexNet).
         mixing_initializer: initializer of the mixing weights. Defaults to
             `U(-1/sqrt(fan_in), 1/sqrt(fan_in))` (PyTorch's default).
-        implementation: how the DT-CWPT runs, `"cascade"`, `"fused"` (see
-            `keras_cmod.layers.DTCWPT2D`) or `"auto"`: the cascade in
-            training calls (its backward pass is the faster), the fused
-            passes otherwise (their forward pass is). Same results.
+        implementation: how the DT-CWPT runs: `"auto"` or `"fused"` (the
+            fast path) or `"cascade"` (an independent check); see
+            `keras_cmod.layers.DTCWPT2D`. Same results.
 
     Input shape:
         `(batch, height, width, 3)`.
@@ -140,20 +162,13 @@ class DTCWPTConv2D(keras.layers.Layer):
         self.use_bias = bool(use_bias)
         if colormix_init is None:
             colormix_init = COLORMIX_INIT["alexnet" if depth == 3 else "resnet"]
-        if len(colormix_init) != 3:
-            raise ValueError(
-                "colormix_init must hold 3 floats (R, G, B). "
-                f"Received: colormix_init={colormix_init!r}"
-            )
-        self.colormix_init = [float(v) for v in colormix_init]
+        self.colormix_init = _numbers(colormix_init, 3, "colormix_init",
+                                      "3 floats (R, G, B)")
         if penalty is None:
             penalty = sel.l1_penalty
-        if len(penalty) != len(sel.split_in):
-            raise ValueError(
-                f"penalty must hold one value per section "
-                f"({len(sel.split_in)}). Received: penalty={penalty!r}"
-            )
-        self.penalty = [float(v) for v in penalty]
+        self.penalty = _numbers(
+            penalty, len(sel.split_in), "penalty",
+            f"one float >= 0 per section ({len(sel.split_in)})", minimum=0)
         if mixing_initializer is None:
             mixing_initializer = keras.initializers.VarianceScaling(
                 1.0 / 3.0, mode="fan_in", distribution="uniform"
@@ -162,20 +177,23 @@ class DTCWPTConv2D(keras.layers.Layer):
         self.filters = sel.filters
         self.kernel_support = wt.kernel_size(depth)
 
+    def _check_input(self, input_shape):
+        shape = check_image_input(input_shape, "DTCWPTConv2D", channels=3)
+        for size, (p0, p1) in zip(shape[1:3], self.padding):
+            if isinstance(size, int) and size + p0 + p1 < self.kernel_support:
+                raise ValueError(
+                    f"DTCWPTConv2D needs a height and width of at least "
+                    f"{self.kernel_support - p0 - p1} pixels with padding "
+                    f"{self.padding} (DT-CWPT kernel support "
+                    f"{self.kernel_support}). Received: input_shape={shape}"
+                )
+
     @property
     def packet_selection(self):
         return self._selection
 
     def build(self, input_shape):
-        check_channels(input_shape, 3, "DTCWPTConv2D")
-        for size, (p0, p1) in zip(input_shape[1:3], self.padding):
-            if size is not None and size + p0 + p1 < self.kernel_support:
-                raise ValueError(
-                    f"Input too small for the twin layer: DT-CWPT kernel "
-                    f"support {self.kernel_support} > padded size "
-                    f"{size + p0 + p1}. Received: "
-                    f"input_shape={tuple(input_shape)}"
-                )
+        self._check_input(input_shape)
         sel = self._selection
         self.colormix = self.add_weight(
             name="colormix",
@@ -201,11 +219,12 @@ class DTCWPTConv2D(keras.layers.Layer):
             self.bias = self.add_weight(
                 name="bias", shape=(self.filters,), initializer="zeros"
             )
-        # Fixed parts: the transform plan(s) and the bank -> packet
-        # combination, per plan (their channel layouts differ).
-        kinds = (("cascade", "fused") if self.implementation == "auto"
-                 else (self.implementation,))
-        self._variants = {k: self._plan_parts(k) for k in kinds}
+        # Fixed parts: the transform plan of the three colour channels and
+        # the bank -> packet combination of each map.
+        self._formulation = strided_formulation()
+        self._plan, self._colour, self._re_rows, self._im_rows = (
+            self._plan_parts(self.implementation))
+        self._lum_parts = self._plan_parts(self.implementation, colours=1)
         # Per-section masks that spread the (k/g, l) weights block-diagonally.
         self._masks = []
         for k, l_out, g in zip(sel.split_in, sel.split_out, sel.groups):
@@ -213,28 +232,27 @@ class DTCWPTConv2D(keras.layers.Layer):
             cols = np.arange(l_out) // (l_out // g)
             self._masks.append((rows[:, None] == cols[None, :]).astype("f4"))
 
-    def _plan_parts(self, implementation):
+    def _plan_parts(self, implementation, colours=3):
+        """`(plan, colour of each map, Re rows, Im rows)`: the rows map the
+        plan's real maps to Re / Im of the selected packets. `colours=1`:
+        the plan of the luminance image alone (inference)."""
         sel = self._selection
-        plan = make_plan(
-            implementation, 1, sel.depth, self.strides,
-            needed_maps(sel.depth, sel.packets, self.output_mode),
-        )
-        re, im = complex_combination(sel.depth, "qshift_a", sel.packets,
-                                     plan)
-        # The real parts only read the aa/bb maps, the imaginary parts only
-        # ab/ba. When the plan puts the former first (the cascade does),
-        # two half-size products replace one with zero rows.
-        n = int(np.any(re != 0, axis=1).sum())
-        if not np.any(re[n:]) and not np.any(im[:n]) and np.any(re[:n]):
-            return plan, n, re[:n], im[n:]
-        return plan, None, re, im
-
-    def _variant(self, training):
-        """`"auto"`: the cascade when training (its backward pass is the
-        faster), the fused passes otherwise (their forward pass is)."""
-        if self.implementation != "auto":
-            return self._variants[self.implementation]
-        return self._variants["cascade" if training else "fused"]
+        needed = []
+        for c in range(colours):
+            needed += needed_maps(sel.depth, sel.packets, self.output_mode, c)
+        plan = make_plan(implementation, colours, sel.depth, self.strides,
+                         needed)
+        colour = np.zeros(plan.n_maps, dtype="int32")
+        for (c, _, _), k in plan.index.items():
+            colour[k] = c
+        re = np.zeros((plan.n_maps, len(sel.packets)))
+        im = np.zeros_like(re)
+        for c in range(colours):
+            re_c, im_c = complex_combination(sel.depth, "qshift_a",
+                                             sel.packets, plan, c)
+            re += re_c
+            im += im_c
+        return plan, colour, re, im
 
     def mixing_matrix(self):
         """Dense `(n_packets, filters)` mixing matrix (zeros off-group)."""
@@ -256,30 +274,52 @@ class DTCWPTConv2D(keras.layers.Layer):
         return ops.matmul(ops.cast(inputs, "float32"),
                           ops.cast(self.colormix, "float32")[:, None])
 
-    def transform(self, inputs, padded_luminance=None, training=None):
+    def output_weights(self, per_colour=True):
+        """`(W_re, W_im)`: float32 `(n_maps, filters)` matrices from the
+        transform's real maps to Re Z and Im Z (`W_im` is `None` in real
+        mode): bank combination and mixing, and the colour mix when the
+        maps are those of each colour (`per_colour`)."""
+        mix = ops.cast(self.mixing_matrix(), "float32")
+        if per_colour:
+            re_rows, im_rows = self._re_rows, self._im_rows
+            scale = ops.take(ops.cast(self.colormix, "float32"),
+                             self._colour)[:, None]
+        else:
+            _, _, re_rows, im_rows = self._lum_parts
+            scale = 1.0
+        re_w = scale * ops.matmul(
+            ops.convert_to_tensor(re_rows, "float32"), mix)
+        if self.output_mode == "real":
+            return re_w, None
+        im_w = scale * ops.matmul(
+            ops.convert_to_tensor(im_rows, "float32"), mix)
+        return re_w, im_w
+
+    def transform(self, inputs, padded_inputs=None, training=None):
         """`(Re Z, Im Z)` as two float32 tensors (`Im Z` is `None` in real
         mode), before any interleaving; the twin stem uses this directly.
 
-        `padded_luminance`, if given, replaces `pad(luminance(inputs))`
-        (the stem pads and offsets the one-channel image itself)."""
-        if padded_luminance is None:
-            padded_luminance = pad_hw(self.luminance(inputs), self.padding)
-        plan, n, re_rows, im_rows = self._variant(training)
-        maps = plan.apply(padded_luminance)
-        mix = ops.cast(self.mixing_matrix(), "float32")
-        re_w = ops.matmul(ops.convert_to_tensor(re_rows, "float32"), mix)
-        if self.output_mode == "real":
-            re = ops.matmul(maps, re_w)
-            im = None
+        `padded_inputs`, if given, replaces `pad(inputs)` (the stem pads
+        and offsets the image itself).
+
+        Training calls transform each colour (the backward pass then never
+        runs through the transform); other calls transform the luminance
+        image alone, a third of the work forward. Same values."""
+        if padded_inputs is None:
+            padded_inputs = pad_hw(ops.cast(inputs, "float32"),
+                                   self.padding)
+        if training:
+            maps = apply_plan(self._plan, padded_inputs, self._formulation)
         else:
-            im_w = ops.matmul(ops.convert_to_tensor(im_rows, "float32"),
-                              mix)
-            if n is None:
-                re = ops.matmul(maps, re_w)
-                im = ops.matmul(maps, im_w)
-            else:
-                re = ops.matmul(maps[..., :n], re_w)
-                im = ops.matmul(maps[..., n:], im_w)
+            maps = apply_plan(self._lum_parts[0],
+                              self.luminance(padded_inputs),
+                              self._formulation)
+        re_w, im_w = self.output_weights(per_colour=bool(training))
+        if im_w is None:
+            re, im = ops.matmul(maps, re_w), None
+        else:
+            both = ops.matmul(maps, ops.concatenate([re_w, im_w], axis=1))
+            re, im = both[..., : self.filters], both[..., self.filters:]
         if self.use_bias:
             bias = ops.cast(self.bias, "float32")
             re = re + bias
@@ -287,6 +327,8 @@ class DTCWPTConv2D(keras.layers.Layer):
         return re, im
 
     def call(self, inputs, training=None):
+        inputs = image_input(inputs, "DTCWPTConv2D")
+        self._check_input(inputs.shape)
         re, im = self.transform(inputs, training=training)
         if im is None:
             return ops.cast(re, inputs.dtype)
@@ -305,17 +347,12 @@ class DTCWPTConv2D(keras.layers.Layer):
 
     def macs(self, input_shape):
         """Multiply-accumulates per example (transform + 1x1 products)."""
-        plan, n, re_rows, im_rows = self._variant(False)
+        plan = self._plan
         h = input_shape[1] + sum(self.padding[0])
         w = input_shape[2] + sum(self.padding[1])
         oh, ow, _ = self.compute_output_shape(input_shape)[1:]
-        rows = len(re_rows) + (len(im_rows) if self.output_mode == "complex"
-                               else 0)
-        return int(
-            3 * input_shape[1] * input_shape[2]
-            + plan.macs_per_pixel() * h * w
-            + oh * ow * rows * self.filters
-        )
+        cols = self.filters * (2 if self.output_mode == "complex" else 1)
+        return int(plan.macs_per_pixel() * h * w + oh * ow * plan.n_maps * cols)
 
     def get_config(self):
         config = super().get_config()

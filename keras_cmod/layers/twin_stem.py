@@ -4,13 +4,14 @@ import keras
 from keras import ops
 
 from keras_cmod.layers._utils import (
-    check_channels,
+    check_modulus_epsilon,
     conv_output_size,
     modulus,
     round_half_even_half,
 )
 from keras_cmod.layers.adaptive_blur_pool import AdaptiveBlurPool2D
 from keras_cmod.layers.blur_pool import BlurPool2D
+from keras_cmod.layers.dtcwpt import check_image_input, image_input
 from keras_cmod.layers.dtcwpt_conv import DTCWPTConv2D
 from keras_cmod.layers.normalization import Bias, ModulusBatchNorm
 from keras_cmod.wavelets import dtcwpt as wt
@@ -23,10 +24,30 @@ ANTIALIAS = ("none", "blurpool", "adaptive_blurpool")
 _FREE = {"alexnet": (32, 11, 4, 2, True), "resnet": (40, 7, 2, 3, False)}
 
 
-def _min(a, b):
-    if isinstance(a, int) and isinstance(b, int):
-        return min(a, b)
-    return ops.minimum(a, b)
+def _check_number(value, name, kind, low, high, open_low=False,
+                  open_high=False):
+    """`value` as `kind` (int or float) within the bounds, or an error
+    naming `name` (TypeError for a wrong type, ValueError out of range)."""
+    types = (int,) if kind is int else (int, float)
+    if isinstance(value, bool) or not isinstance(value, types):
+        raise TypeError(
+            f"{name} must be {'an int' if kind is int else 'a number'}. "
+            f"Received: {name}={value!r} (of type {type(value).__name__})"
+        )
+    value = kind(value)
+    ok = value == value and abs(value) != float("inf")
+    if low is not None:
+        ok = ok and (value > low if open_low else value >= low)
+    if high is not None:
+        ok = ok and (value < high if open_high else value <= high)
+    if not ok:
+        left = "(" if open_low else "["
+        right = ")" if open_high else "]"
+        raise ValueError(
+            f"{name} must be in {left}{low}, {'inf' if high is None else high}"
+            f"{right}. Received: {name}={value!r}"
+        )
+    return value
 
 
 def _ceil_div(a, b):
@@ -90,8 +111,8 @@ class TwinStem(keras.layers.Layer):
         mode: `"rmax"` or `"cmod"`.
         antialias: `"none"`, `"blurpool"` or `"adaptive_blurpool"`.
         blur_size: int in 1..7, blur filter size. Defaults to `3`.
-        epsilon: float, floor under `|z|^2` in the modulus. Defaults to
-            `keras.config.epsilon()`.
+        epsilon: float >= 0, floor under `|z|^2` in the modulus. Defaults
+            to `1e-30` (exact modulus, finite gradient at 0).
         bn_epsilon: float, batch-norm epsilon. Defaults to `1e-5`.
         bn_momentum: float, batch-norm momentum (Keras convention).
             Defaults to `0.9` (PyTorch's 0.1).
@@ -147,12 +168,26 @@ class TwinStem(keras.layers.Layer):
         self.family = family
         self.mode = mode
         self.antialias = antialias
-        self.blur_size = int(blur_size)
-        self.epsilon = float(
-            keras.config.epsilon() if epsilon is None else epsilon
-        )
-        self.bn_epsilon = float(bn_epsilon)
-        self.bn_momentum = float(bn_momentum)
+        self.blur_size = _check_number(blur_size, "blur_size", int, 1, 7)
+        self.epsilon = check_modulus_epsilon(epsilon)
+        self.bn_epsilon = _check_number(bn_epsilon, "bn_epsilon", float, 0,
+                                        None, open_low=True)
+        self.bn_momentum = _check_number(bn_momentum, "bn_momentum", float,
+                                         0, 1, open_high=True)
+        if packet_penalty is not None:
+            n = len(wt.PACKET_SELECTIONS[family].split_in)
+            if not isinstance(packet_penalty, (list, tuple)) or len(
+                packet_penalty
+            ) != n:
+                raise ValueError(
+                    f"packet_penalty must be None or a list of {n} floats "
+                    f"(one per section of the {family} packet selection). "
+                    f"Received: packet_penalty={packet_penalty!r}"
+                )
+            packet_penalty = [
+                _check_number(v, "packet_penalty", float, 0, None)
+                for v in packet_penalty
+            ]
         self.packet_penalty = packet_penalty
         sel = wt.PACKET_SELECTIONS[family]
         self.depth = sel.depth
@@ -167,11 +202,57 @@ class TwinStem(keras.layers.Layer):
         self.total_stride = 2 * s
         self.gabor_padding = wt.dtcwpt_padding(sel.depth, 2 ** (sel.depth - 1))
         self.kernel_support = wt.kernel_size(sel.depth)
+        self._order_sizes()
 
     # -- construction ------------------------------------------------------
 
+    @staticmethod
+    def _smaller(a, b, a_is_smaller):
+        """`min(a, b)` for ints; for symbolic sizes (dynamic shapes, JAX
+        export), the one this configuration always makes the smaller, so
+        slice bounds stay size expressions, not tensors."""
+        if isinstance(a, int) and isinstance(b, int):
+            return min(a, b)
+        if a_is_smaller is None:
+            return ops.minimum(a, b)
+        return a if a_is_smaller else b
+
+    def _order_sizes(self):
+        """Which of the branch sizes is the smaller for every input size
+        (`None` if it depends on the size)."""
+        def always(pairs):
+            if all(a <= b for a, b in pairs):
+                return True
+            if all(b <= a for a, b in pairs):
+                return False
+            return None
+
+        self._free_is_smaller = self._decimated_is_smaller = None
+        sizes = [self._sizes(n) for n in range(1, 1025)]
+        self._free_is_smaller = always(
+            [(nf, ng) for nf, ng, t in sizes if t >= 1])
+        r = self.total_stride // self.conv_stride
+        self._decimated_is_smaller = always(
+            [(_ceil_div(t, r), self._pooled_size(t))
+             for _, _, t in sizes if t >= 1 and self._pooled_size(t) >= 1])
+
+    def min_input_size(self):
+        """Smallest height / width giving at least one output pixel."""
+        n = 1
+        while not self._valid_size(n):
+            n += 1
+        return n
+
+    def _valid_size(self, n):
+        nf, ng, t = self._sizes(n)
+        return min(nf, ng, t) >= 1 and self._output_size(n) >= 1
+
+    def _check_input(self, input_shape):
+        check_image_input(input_shape, "TwinStem", channels=3,
+                          min_size=self.min_input_size())
+
     def build(self, input_shape):
-        check_channels(input_shape, 3, "TwinStem")
+        self._check_input(input_shape)
         policy = self.dtype_policy
         self.free_conv = keras.layers.Conv2D(
             self.free_filters,
@@ -273,7 +354,7 @@ class TwinStem(keras.layers.Layer):
         p, k = self.free_padding, self.free_kernel
         nf = (n + 2 * p - k) // m + 1
         ng = (n + 2 * self.gabor_padding - self.kernel_support) // m + 1
-        t = _min(nf, ng)
+        t = self._smaller(nf, ng, self._free_is_smaller)
         return nf, ng, t
 
     def _crops(self, shape):
@@ -283,7 +364,8 @@ class TwinStem(keras.layers.Layer):
             nf, ng, t = self._sizes(n)
             r = self.total_stride // self.conv_stride
             nc = _ceil_div(t, r)
-            t2 = _min(nc, self._pooled_size(t))
+            t2 = self._smaller(nc, self._pooled_size(t),
+                               self._decimated_is_smaller)
             og = round_half_even_half(ng - t)
             out[axis] = {
                 "t": t,  # common size at stride m
@@ -297,10 +379,10 @@ class TwinStem(keras.layers.Layer):
         return out["h"], out["w"]
 
     def _gabor_input(self, x):
-        """The padded luminance (one channel: cheaper to pad than RGB)."""
+        """The zero-padded image of the Gabor branch (float32)."""
         P = self.gabor_padding
-        lum = self.gabor.luminance(x)
-        return ops.pad(lum, ((0, 0), (P, P), (P, P), (0, 0)))
+        return ops.pad(ops.cast(x, "float32"),
+                       ((0, 0), (P, P), (P, P), (0, 0)))
 
     def _gabor_real(self, x, ch, cw, training=None):
         """Re Z at stride m, cropped to the free maps (RMax mode)."""
@@ -319,7 +401,9 @@ class TwinStem(keras.layers.Layer):
         return ops.cast(modulus(re, im, self.epsilon), self.compute_dtype)
 
     def call(self, inputs, training=None):
-        x = inputs
+        x = image_input(inputs, "TwinStem")
+        self._check_input(x.shape)
+        x = ops.cast(x, self.compute_dtype)
         p = self.free_padding
         free = self.free_conv(
             ops.pad(x, ((0, 0), (p, p), (p, p), (0, 0))), training=training

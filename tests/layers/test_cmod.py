@@ -64,5 +64,60 @@ def test_bad_arguments(kwargs, match):
 
 
 def test_kernel_larger_than_input():
-    with pytest.raises(ValueError, match="Kernel larger"):
+    with pytest.raises(ValueError, match="at least 9 pixels"):
         layers.CModConv2D(2, 9)(np.zeros((1, 4, 4, 1), "float32"))
+
+
+def _modulus_grad(re, im):
+    import keras
+
+    from keras_cmod.layers._utils import modulus
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return [np.asarray(g) for g in jax.grad(
+            lambda a, b: modulus(a, b).sum(), argnums=(0, 1))(re, im)]
+    import tensorflow as tf
+
+    a, b = tf.Variable(re), tf.Variable(im)
+    with tf.GradientTape() as tape:
+        out = tf.reduce_sum(modulus(a, b))
+    return [np.asarray(g) for g in tape.gradient(out, [a, b])]
+
+
+def test_modulus_is_exact_near_zero_and_its_gradient_finite():
+    from keras_cmod.layers._utils import modulus
+
+    rng = np.random.default_rng(0)
+    scale = 10.0 ** rng.uniform(-14, 2, 4000)
+    re = (rng.standard_normal(4000) * scale).astype("float32")
+    im = (rng.standard_normal(4000) * scale).astype("float32")
+    re[:4], im[:4] = 0.0, 0.0  # exact zeros
+    re[4], im[4] = 1e-6, 0.0
+    exact = np.hypot(re.astype(np.float64), im.astype(np.float64))
+    got = np.asarray(modulus(re, im)).astype(np.float64)
+    big = exact >= 1e-15
+    np.testing.assert_allclose(got[big], exact[big], rtol=3e-7)
+    assert np.all(got[~big] <= 1.01e-15)
+    assert got[4] == np.float32(1e-6)  # the old floor clamped it to 3.2e-4
+    for g in _modulus_grad(re, im):
+        assert np.isfinite(g).all() and np.abs(g).max() <= 1.0 + 1e-6
+        assert np.all(g[:4] == 0)
+
+
+def test_modulus_exact_under_mixed_float16():
+    layer = layers.CModConv2D(1, 1, dtype="mixed_float16",
+                              kernel_initializer="ones")
+    x = np.full((1, 2, 2, 1), 1e-3, "float32")
+    y = np.asarray(layer(x)).astype("float64")
+    np.testing.assert_allclose(y, 1e-3 * np.sqrt(2), rtol=1e-3)
+
+
+@pytest.mark.parametrize("epsilon", [-1, -1e-30, float("nan"),
+                                     float("inf"), "0.1", True])
+def test_bad_modulus_epsilon_is_named(epsilon):
+    with pytest.raises(ValueError, match="epsilon"):
+        layers.CModConv2D(2, 3, epsilon=epsilon)
+    with pytest.raises(ValueError, match="epsilon"):
+        layers.TwinStem("resnet", "cmod", epsilon=epsilon)

@@ -88,7 +88,7 @@ def test_bad_arguments(kwargs, match):
 
 
 def test_input_smaller_than_kernel():
-    with pytest.raises(ValueError, match="too small"):
+    with pytest.raises(ValueError, match="at least 66 pixels"):
         layers.DTCWPT2D(3, 8, padding=0)(np.zeros((1, 30, 30, 1), "float32"))
 
 
@@ -129,3 +129,61 @@ def test_auto_gives_the_same_result_in_training_and_inference():
     np.testing.assert_allclose(np.asarray(t(y, training=True)),
                                np.asarray(t(y, training=False)),
                                rtol=1e-5, atol=1e-5)
+
+
+_OP_PATH = """
+import json, sys
+import numpy as np
+import keras
+from keras_cmod import layers
+
+inp = keras.Input((None, None, 3))
+stem = layers.TwinStem("resnet", "cmod", name="stem")
+model = keras.Model(inp, keras.layers.GlobalAveragePooling2D()(stem(inp)))
+model.compile("sgd", "mse")
+x = np.random.default_rng(0).uniform(0, 1, (2, 40, 40, 3)).astype("float32")
+y = np.zeros((2, 64), "float32")
+if sys.argv[1] == "fit":
+    model.train_on_batch(x, y)
+else:
+    model(x)
+    model.train_on_batch(x, y)
+if keras.backend.backend() == "tensorflow":
+    import tensorflow as tf
+    fn = tf.function(lambda t: model(t, training=True))
+    graph = fn.get_concrete_function(
+        tf.TensorSpec((None, None, None, 3), "float32")).graph
+    ops_ = sorted(op.type for op in graph.get_operations())
+else:
+    import jax
+    tv = [v.value for v in model.trainable_variables]
+    nv = [v.value for v in model.non_trainable_variables]
+    jaxpr = jax.make_jaxpr(
+        lambda t: model.stateless_call(tv, nv, t, training=True))(x)
+    ops_ = sorted(str(e.primitive) for e in jaxpr.jaxpr.eqns)
+print(json.dumps({"formulation": stem.gabor._formulation, "ops": ops_}))
+"""
+
+
+def test_same_ops_whether_the_process_starts_with_fit_or_eager():
+    """The strided passes are chosen when the layer is built, not from the
+    first call: a process starting with `train_on_batch` and one starting
+    with an eager call run the same graph."""
+    import json
+
+    from sweep import child
+
+    out = {}
+    for order in ("fit", "eager"):
+        proc = child(_OP_PATH.replace("sys.argv[1]", repr(order)),
+                     timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        out[order] = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["fit"] == out["eager"]
+    assert out["fit"]["formulation"] == "depthwise"
+    # Three convolutions: the free one, then the vertical and horizontal
+    # passes of the transform (no stage cascade, no per-row fallback).
+    convs = [op for op in out["fit"]["ops"]
+             if op in ("Conv2D", "DepthwiseConv2dNative",
+                       "conv_general_dilated")]
+    assert len(convs) == 3, out["fit"]["ops"]

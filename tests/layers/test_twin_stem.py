@@ -267,3 +267,30 @@ def test_gabor_response_matches_the_stem(family):
     np.testing.assert_allclose(c, ref_c, atol=1e-4 * np.abs(ref_c).max())
     with pytest.raises(ValueError, match="mode='rmax'"):
         cmod.gabor_response(x, mode="rmax")
+
+
+def test_cmod_stem_with_bn0_is_exact_near_zero_responses():
+    """The CMod stem (modulus, then ModulusBatchNorm) equals a float64
+    computation of the same operator to 1e-5 of its range everywhere,
+    including where the Gabor responses are near zero (a flat region: the
+    band-pass packets vanish there)."""
+    rng = np.random.default_rng(3)
+    x = np.full((2, 64, 64, 3), 0.5)
+    x[:, :, 32:] = rng.uniform(0, 1, (2, 64, 32, 3))
+    x = x.astype("float32")
+    stem = layers.TwinStem("resnet", "cmod")
+    stem.build(x.shape)
+    _randomize(stem)
+    ref = reference_stem(stem, x.astype(np.float64))
+    gabor = slice(stem.free_filters, None)
+    near_zero = np.abs(ref[..., gabor]) < 1e-3 * np.abs(ref).max()
+    assert near_zero.mean() > 0.2  # the flat half is really tested
+    y = np.asarray(stem(x, training=False)).astype(np.float64)
+    err = np.abs(y - ref) / np.abs(ref).max()
+    assert err.max() <= 1e-5, err.max()
+    # The old floor (1e-7 under |z|^2) is off by far more.
+    old = layers.TwinStem("resnet", "cmod", epsilon=1e-7)
+    old.build(x.shape)
+    old.set_weights(stem.get_weights())
+    y_old = np.asarray(old(x, training=False)).astype(np.float64)
+    assert (np.abs(y_old - ref) / np.abs(ref).max()).max() > 1e-5
