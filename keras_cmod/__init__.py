@@ -9,9 +9,9 @@ imported on first access, so `keras_cmod.layers.CModConv2D` and
 """
 
 import importlib
-import importlib.abc
 import sys as _sys
 
+from keras_cmod import _import_hooks
 from keras_cmod.version import __version__
 
 __all__ = [
@@ -74,47 +74,17 @@ def _keras_cmod_initialising():
     return False
 
 
-class _AfterKerasLoader(importlib.abc.Loader):
-    def __init__(self, loader):
-        self.loader = loader
-
-    def create_module(self, spec):
-        return self.loader.create_module(spec)
-
-    def exec_module(self, module):
-        try:
-            self.loader.exec_module(module)
-        finally:
-            module.__loader__ = self.loader
-            if getattr(module, "__spec__", None) is not None:
-                module.__spec__.loader = self.loader
-        if not _keras_cmod_initialising():
-            _register_serializables()
-
-
-class _AfterKerasFinder(importlib.abc.MetaPathFinder):
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname != "keras":
-            return None
-        if self in _sys.meta_path:  # one import only
-            _sys.meta_path.remove(self)
-        for finder in _sys.meta_path:
-            find = getattr(finder, "find_spec", None)
-            spec = find(fullname, path, target) if find else None
-            if spec is not None:
-                break
-        else:
-            return None
-        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-            spec.loader = _AfterKerasLoader(spec.loader)
-        return spec
+def _after_keras(run):
+    run()
+    if not _keras_cmod_initialising():
+        _register_serializables()
 
 
 def _install():
     if "keras" in _sys.modules:
         _register_serializables()
-    elif not any(isinstance(f, _AfterKerasFinder) for f in _sys.meta_path):
-        _sys.meta_path.insert(0, _AfterKerasFinder())
+    elif not _import_hooks.installed("keras"):
+        _import_hooks.on_first_import("keras", _after_keras)
 
 
 _install()

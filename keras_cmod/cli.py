@@ -35,12 +35,12 @@ bug and keeps its traceback. `KeyboardInterrupt` exits with status 130.
 
 import argparse
 import importlib
-import importlib.abc
 import os
 import re
 import sys
 import tempfile
 
+from keras_cmod import _import_hooks
 from keras_cmod.version import __version__
 
 _COMMAND_MODULES = [
@@ -69,7 +69,8 @@ COMMANDS = {
                  "accuracy and shift invariance of a model (the paper's "
                  "protocols)"),
     "benchmark": ("keras_cmod.benchmarks.cli",
-                  "speed and memory benchmarks (ratios within one run)"),
+                  "speed ratios in the user's call order (one process per "
+                  "group)"),
     "convert": ("keras_cmod.convert.cli",
                 "import a PyTorch checkpoint (torchvision or the paper's "
                 "code)"),
@@ -150,78 +151,38 @@ def _is_startup_noise(line):
     return bool(_STARTUP_NOISE.match(line))
 
 
-class _QuietLoader(importlib.abc.Loader):
-    """Runs the real loader of `tensorflow` with fd 2 captured.
+def _quiet(run):
+    """Runs `run` (TensorFlow's module code) with fd 2 captured.
 
     What TensorFlow prints while it loads goes to a temporary file; the
     known start-up lines are dropped and anything else is written back to
     stderr, so real warnings and import errors stay visible.
     """
-
-    def __init__(self, loader):
-        self.loader = loader
-
-    def create_module(self, spec):
-        return self.loader.create_module(spec)
-
-    def exec_module(self, module):
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        saved = None
+    if saved is None:  # no usable stderr: nothing to quieten
+        return run()
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
         try:
-            sys.stderr.flush()
-            saved = os.dup(2)
-        except (OSError, ValueError, AttributeError):
-            saved = None
-        if saved is None:  # no usable stderr: nothing to quieten
-            return self._exec(module)
-        with tempfile.TemporaryFile() as captured:
-            os.dup2(captured.fileno(), 2)
-            try:
-                self._exec(module)
-            finally:
-                try:
-                    sys.stderr.flush()
-                except (OSError, ValueError):  # pragma: no cover
-                    pass
-                os.dup2(saved, 2)
-                os.close(saved)
-                captured.seek(0)
-                text = captured.read().decode("utf-8", "replace")
-                kept = [line for line in text.splitlines()
-                        if not _is_startup_noise(line)]
-                if kept:
-                    sys.stderr.write("\n".join(kept) + "\n")
-                    sys.stderr.flush()
-
-    def _exec(self, module):
-        try:
-            self.loader.exec_module(module)
+            run()
         finally:
-            module.__loader__ = self.loader
-            if getattr(module, "__spec__", None) is not None:
-                module.__spec__.loader = self.loader
-
-
-class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
-    """Meta-path finder wrapping the first `import tensorflow`."""
-
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname != "tensorflow":
-            return None
-        _uninstall(self)  # one import only; also avoids recursing here
-        for finder in sys.meta_path:
-            find = getattr(finder, "find_spec", None)
-            spec = find(fullname, path, target) if find else None
-            if spec is not None:
-                break
-        else:
-            return None
-        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-            spec.loader = _QuietLoader(spec.loader)
-        return spec
-
-
-def _uninstall(finder):
-    if finder in sys.meta_path:
-        sys.meta_path.remove(finder)
+            try:
+                sys.stderr.flush()
+            except (OSError, ValueError):  # pragma: no cover
+                pass
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            text = captured.read().decode("utf-8", "replace")
+            kept = [line for line in text.splitlines()
+                    if not _is_startup_noise(line)]
+            if kept:
+                sys.stderr.write("\n".join(kept) + "\n")
+                sys.stderr.flush()
 
 
 def _quiet_tensorflow():
@@ -235,11 +196,10 @@ def _quiet_tensorflow():
     # Level 3 also hides the E-level `failed call to cuInit` written when
     # the first op runs on a machine without a GPU.
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    finder = _QuietTensorFlowImport()
-    sys.meta_path.insert(0, finder)
+    finder = _import_hooks.on_first_import("tensorflow", _quiet)
 
     def undo():
-        _uninstall(finder)
+        _import_hooks.remove(finder)
         if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "3":
             del os.environ["TF_CPP_MIN_LOG_LEVEL"]
 

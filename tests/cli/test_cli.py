@@ -121,7 +121,7 @@ def test_other_lines_are_kept(line):
     assert not cli._is_startup_noise(line)
 
 
-def test_the_quiet_loader_keeps_what_is_not_startup_noise(tmp_path, capfd):
+def test_the_quiet_import_keeps_what_is_not_startup_noise(tmp_path, capfd):
     import importlib.util
 
     path = tmp_path / "noisy_module.py"
@@ -133,9 +133,8 @@ def test_the_quiet_loader_keeps_what_is_not_startup_noise(tmp_path, capfd):
         "VALUE = 42\n"
     )
     spec = importlib.util.spec_from_file_location("noisy_module", path)
-    spec.loader = cli._QuietLoader(spec.loader)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    cli._quiet(lambda: spec.loader.exec_module(module))
     assert module.VALUE == 42
     err = capfd.readouterr().err
     assert "a real warning" in err and "python-level line" in err
