@@ -326,6 +326,13 @@ def _weights_spec(spec, weights):
                 other = None
         if other is not None:
             _check_same_arch(spec, other, path)
+            # The run's input size and preprocessing, as for its folder.
+            if other.kwargs.get("input_shape") is not None:
+                spec.kwargs["input_shape"] = other.kwargs["input_shape"]
+            for key in ("input_size", "mean", "std", "crop_pct",
+                        "interpolation"):
+                if other.cfg.get(key) is not None:
+                    spec.cfg[key] = other.cfg[key]
         spec.weights, spec.source = path, f"local:{path}"
         spec.file_cfg = other.file_cfg if other is not None else None
         return spec
