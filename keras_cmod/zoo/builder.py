@@ -303,6 +303,14 @@ def _check_same_arch(spec, other, where):
             )
 
 
+def _check_family(spec, other, where):
+    if other.family != spec.family:
+        raise ValueError(
+            f"The weights in {where} are for the {other.family} family, "
+            f"the model asked for is a {spec.family}."
+        )
+
+
 def _weights_spec(spec, weights):
     """The registry spec, with the weights (file or folder) attached."""
     path = os.path.abspath(os.path.expanduser(os.fspath(weights)))
@@ -320,11 +328,12 @@ def _weights_spec(spec, weights):
         sibling = os.path.join(os.path.dirname(path), _CONFIG)
         if os.path.isfile(sibling) and os.path.basename(path) == _WEIGHTS:
             try:  # a run folder: its metadata (e.g. label names)
-                _, kw, cfg = read_model_dir(os.path.dirname(path))
-                other = _Spec(spec.family, kw, cfg, file_cfg=cfg)
+                family, kw, cfg = read_model_dir(os.path.dirname(path))
+                other = _Spec(family, kw, cfg, file_cfg=cfg)
             except (ValueError, FileNotFoundError):
                 other = None
         if other is not None:
+            _check_family(spec, other, path)
             _check_same_arch(spec, other, path)
             # The run's input size and preprocessing, as for its folder.
             if other.kwargs.get("input_shape") is not None:
@@ -341,11 +350,7 @@ def _weights_spec(spec, weights):
             f"Unsupported weights file {weights!r}: use a .weights.h5 "
             "file, a .keras file or a model folder."
         )
-    if other.family != spec.family:
-        raise ValueError(
-            f"The weights in {path} are a {other.family} model, not a "
-            f"{spec.family}."
-        )
+    _check_family(spec, other, path)
     _check_same_arch(spec, other, path)
     merged = dict(other.kwargs)
     merged.pop("name", None)

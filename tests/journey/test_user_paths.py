@@ -48,3 +48,16 @@ def test_weights_file_of_a_model_folder_keeps_its_input_size(saved):
                      input_shape=(64, 64, 3))
     assert wider.input_shape == (None, 64, 64, 3)
     assert wider.pretrained_cfg["input_size"] == [64, 64, 3]
+
+
+def test_weights_file_of_another_family_is_refused_by_name(saved):
+    """A ResNet folder's weights file given to an AlexNet: the family is
+    named, not a layer shape deep inside."""
+    from sweep import rejects
+
+    from keras_cmod import zoo
+
+    directory, _, _ = saved
+    rejects(lambda: zoo.load("alexnet_cmod",
+                             weights=directory / "model.weights.h5"),
+            ValueError, "resnet family", "alexnet", directory=directory)
