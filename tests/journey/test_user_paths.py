@@ -61,3 +61,35 @@ def test_weights_file_of_another_family_is_refused_by_name(saved):
     rejects(lambda: zoo.load("alexnet_cmod",
                              weights=directory / "model.weights.h5"),
             ValueError, "resnet family", "alexnet", directory=directory)
+
+
+TINY_CHILD = """
+import numpy as np
+from keras_cmod import zoo
+m = zoo.create_model({name!r}, include_top=False, pooling="avg",
+                     input_shape=(None, None, 3))
+try:
+    m(np.ones((1, {size}, {size}, 3), "float32"))
+except ValueError as e:
+    assert "at least {need}x{need}" in str(e), e
+    assert "(1, {size}, {size}, 3)" in str(e), e
+    print("REFUSED")
+else:
+    print("RAN")
+"""
+
+
+@pytest.mark.parametrize("name,size,need", [
+    ("alexnet_cmod", 8, 63),         # died of SIGFPE
+    ("resnet18_ablurpool_cmod", 1, 2),  # died of SIGFPE
+    ("resnet18_cmod", 1, 2),         # a pooling kernel's AbortedError
+])
+def test_dynamic_size_model_refuses_too_small_an_image(name, size, need):
+    """A dynamic-size model given an image below what it can run on: a
+    ValueError naming the size, in the process, no signal."""
+    from sweep import child
+
+    proc = child(TINY_CHILD.format(name=name, size=size, need=need),
+                 timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "REFUSED" in proc.stdout
