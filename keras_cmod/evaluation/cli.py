@@ -188,10 +188,27 @@ def _load_model(args):
     return model, info
 
 
-def _check_output(path):
+def _check_output(path, flag="--output", directory=False):
+    """Refuse, before evaluating, a path that cannot be written: a folder
+    given for a file, or a parent that is a file or is read-only."""
     path = os.path.expanduser(path)
-    if os.path.isdir(path):
-        raise ValueError(f"--output {path!r} is a directory; give a file.")
+    if not directory and os.path.isdir(path):
+        raise ValueError(f"{flag} {path!r} is a directory; give a file.")
+    if directory and os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{flag} {path!r} is a file; give a directory.")
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise ValueError(
+            f"{flag} {path!r} cannot be written: {parent!r} is a file, "
+            "not a directory."
+        )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(
+            f"{flag} {path!r} cannot be written: {parent!r} is not "
+            "writable."
+        )
     return path
 
 
@@ -216,6 +233,8 @@ def run_evaluate(args):
     names = parse_metrics(args.metrics)
     parse_dataset(args.dataset)
     output = _check_output(args.output)
+    if args.plots:
+        _check_output(args.plots, "--plots", directory=True)
     model, weights = _load_model(args)
     if weights["random_weights"]:
         print(f"warning: {RANDOM_WEIGHTS_NOTE}", file=sys.stderr)

@@ -93,3 +93,31 @@ def test_dynamic_size_model_refuses_too_small_an_image(name, size, need):
                  timeout=180)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "REFUSED" in proc.stdout
+
+
+@pytest.mark.parametrize("flag,target,needle", [
+    ("--output", "afile/sub/results.json", "is a file, not a directory"),
+    ("--plots", "afile", "is a file; give a directory"),
+])
+def test_evaluate_refuses_an_unwritable_path_before_loading(
+        tmp_path, monkeypatch, capsys, flag, target, needle):
+    """`evaluate --output` under a regular file failed with a traceback
+    after the whole evaluation; it is now refused before the model loads."""
+    from keras_cmod.cli import main
+    from keras_cmod.evaluation import cli as eval_cli
+
+    def never(args):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(eval_cli, "_load_model", never)
+    (tmp_path / "afile").write_text("x")
+    args = {"--output": str(tmp_path / "r.json")}
+    args[flag] = str(tmp_path / target)
+    argv = ["evaluate", "resnet18_cmod.cifar10", "--random-weights",
+            "--dataset", f"folder:{tmp_path}", "--metrics", "accuracy"]
+    for k, v in args.items():
+        argv += [k, v]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert needle in err and flag in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
