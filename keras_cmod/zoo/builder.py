@@ -276,6 +276,14 @@ def _source_spec(name, hub_kwargs):
 
 
 def _keras_file_spec(path):
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        # Keras would answer "File not found" for a file that exists.
+        raise ValueError(
+            f"Cannot read the model file {path}: it is truncated, corrupt "
+            "or not a .keras (zip) file."
+        )
     model = keras.saving.load_model(path, compile=False, safe_mode=True)
     config = model.get_config()
     family = _CLASS_FAMILY.get(type(model).__name__)

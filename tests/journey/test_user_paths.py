@@ -121,3 +121,18 @@ def test_evaluate_refuses_an_unwritable_path_before_loading(
     err = capsys.readouterr().err
     assert needle in err and flag in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+def test_truncated_keras_file_is_named_corrupt_not_missing(tmp_path):
+    """Keras says "File not found" for a truncated .keras file that
+    exists; the loader says what is wrong with it."""
+    from sweep import rejects
+
+    from keras_cmod import zoo
+
+    path = tmp_path / "cut.keras"
+    path.write_bytes(b"PK\x03\x04" + b"\0" * 64)
+    for fn in (lambda: zoo.load("resnet18_cmod", weights=path),
+               lambda: zoo.load(f"local:{path}")):
+        rejects(fn, ValueError, "truncated, corrupt", str(path),
+                directory=tmp_path)
