@@ -5,6 +5,7 @@ import keras
 from keras_cmod.layers import AdaptiveAvgPool2D, BlurPool2D
 from keras_cmod.models.heads import (
     canonical_variant,
+    check_call_size,
     check_extra_kwargs,
     check_head_args,
     check_pretrained_cfg,
@@ -166,6 +167,10 @@ class AlexNet(keras.Model):
         self.dropout = dropout
         self.packet_penalty = packet_penalty
         self.pretrained_cfg = pretrained_cfg
+
+    def call(self, inputs, training=None, mask=None, **kwargs):
+        check_call_size(inputs, MIN_INPUT_SIZE[self.antialias], "AlexNet")
+        return super().call(inputs, training=training, mask=mask, **kwargs)
 
     def get_config(self):
         return {

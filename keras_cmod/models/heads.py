@@ -137,3 +137,24 @@ def apply_head(x, num_classes, include_top, pooling, classifier_activation,
     if pooling == "max":
         return keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
     return x
+
+
+def check_call_size(inputs, min_size, family):
+    """Refuse, before any kernel runs, an image below `min_size` whose size
+    is known at call time (a model built with `input_shape=(None, None,
+    3)`): too small a map otherwise ends in a pooling kernel's error, or
+    in a crash of the process."""
+    x = inputs
+    while isinstance(x, (list, tuple)) and x:
+        x = x[0]
+    if isinstance(x, dict) and x:
+        x = next(iter(x.values()))
+    shape = getattr(x, "shape", None)
+    if shape is None or len(shape) != 4:
+        return
+    for side in tuple(shape)[1:3]:
+        if side is not None and int(side) < min_size:
+            raise ValueError(
+                f"{family} needs images of at least {min_size}x{min_size}"
+                f" pixels. Received: an input of shape {tuple(shape)}"
+            )

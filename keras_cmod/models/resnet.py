@@ -6,6 +6,7 @@ from keras_cmod.layers import AdaptiveBlurPool2D, BlurPool2D
 from keras_cmod.models.heads import (
     apply_head,
     canonical_variant,
+    check_call_size,
     check_extra_kwargs,
     check_head_args,
     check_pretrained_cfg,
@@ -30,6 +31,10 @@ DEPTHS = {
 }
 #: Smallest input side each ResNet accepts (1x1 maps in the last stage).
 MIN_INPUT_SIZE = 32
+#: Smallest image a dynamic-size ResNet runs on, by stem (standard, twin):
+#: the blur and pooling layers pad small maps exactly down to 1x1; the
+#: wavelet stems need 2x2.
+_CALL_MIN_SIZE = (1, 2)
 #: The constructor's arguments (misspelled ones are refused).
 CONSTRUCTOR_ARGS = (
     "depth", "stem", "antialias", "blur_size", "num_classes", "include_top",
@@ -230,6 +235,11 @@ class ResNet(keras.Model):
         self.classifier_activation = classifier_activation
         self.packet_penalty = packet_penalty
         self.pretrained_cfg = pretrained_cfg
+
+    def call(self, inputs, training=None, mask=None, **kwargs):
+        check_call_size(inputs, _CALL_MIN_SIZE[self.stem != "standard"],
+                        "ResNet")
+        return super().call(inputs, training=training, mask=mask, **kwargs)
 
     def get_config(self):
         return {

@@ -276,6 +276,14 @@ def _source_spec(name, hub_kwargs):
 
 
 def _keras_file_spec(path):
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        # Keras would answer "File not found" for a file that exists.
+        raise ValueError(
+            f"Cannot read the model file {path}: it is truncated, corrupt "
+            "or not a .keras (zip) file."
+        )
     model = keras.saving.load_model(path, compile=False, safe_mode=True)
     config = model.get_config()
     family = _CLASS_FAMILY.get(type(model).__name__)
@@ -303,6 +311,14 @@ def _check_same_arch(spec, other, where):
             )
 
 
+def _check_family(spec, other, where):
+    if other.family != spec.family:
+        raise ValueError(
+            f"The weights in {where} are for the {other.family} family, "
+            f"the model asked for is a {spec.family}."
+        )
+
+
 def _weights_spec(spec, weights):
     """The registry spec, with the weights (file or folder) attached."""
     path = os.path.abspath(os.path.expanduser(os.fspath(weights)))
@@ -320,12 +336,20 @@ def _weights_spec(spec, weights):
         sibling = os.path.join(os.path.dirname(path), _CONFIG)
         if os.path.isfile(sibling) and os.path.basename(path) == _WEIGHTS:
             try:  # a run folder: its metadata (e.g. label names)
-                _, kw, cfg = read_model_dir(os.path.dirname(path))
-                other = _Spec(spec.family, kw, cfg, file_cfg=cfg)
+                family, kw, cfg = read_model_dir(os.path.dirname(path))
+                other = _Spec(family, kw, cfg, file_cfg=cfg)
             except (ValueError, FileNotFoundError):
                 other = None
         if other is not None:
+            _check_family(spec, other, path)
             _check_same_arch(spec, other, path)
+            # The run's input size and preprocessing, as for its folder.
+            if other.kwargs.get("input_shape") is not None:
+                spec.kwargs["input_shape"] = other.kwargs["input_shape"]
+            for key in ("input_size", "mean", "std", "crop_pct",
+                        "interpolation"):
+                if other.cfg.get(key) is not None:
+                    spec.cfg[key] = other.cfg[key]
         spec.weights, spec.source = path, f"local:{path}"
         spec.file_cfg = other.file_cfg if other is not None else None
         return spec
@@ -334,11 +358,7 @@ def _weights_spec(spec, weights):
             f"Unsupported weights file {weights!r}: use a .weights.h5 "
             "file, a .keras file or a model folder."
         )
-    if other.family != spec.family:
-        raise ValueError(
-            f"The weights in {path} are a {other.family} model, not a "
-            f"{spec.family}."
-        )
+    _check_family(spec, other, path)
     _check_same_arch(spec, other, path)
     merged = dict(other.kwargs)
     merged.pop("name", None)
