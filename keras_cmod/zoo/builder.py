@@ -405,6 +405,20 @@ def _derive_cfg(spec, model, head_from_weights, pretrained):
     )
     for key in ("family",):
         base.setdefault(key, spec.family)
+    # `name` and `tag` keep the entry the model was built from (as timm's
+    # pretrained_cfg does); the description must not claim that entry's
+    # data when the head or the input size differ from it.
+    entry = spec.cfg
+    changed = classes != entry.get("num_classes") or (
+        static and list(entry.get("input_size") or shape) != shape)
+    text = base.get("description") or ""
+    if changed and entry.get("name") and "Built from " not in text:
+        size = "x".join(str(s) for s in shape[:2]) if static else "any"
+        head = f"{classes} classes" if classes else "no classifier"
+        base["description"] = (
+            f"{text} Built from {entry['name']} with {head}, input size "
+            f"{size}."
+        ).strip()
     return base
 
 

@@ -31,6 +31,21 @@ def test_cfg_follows_the_build(kwargs, classes, size, labels):
                                    "antialias": "none"}
 
 
+@pytest.mark.parametrize("kwargs,said", [
+    ({}, None),
+    ({"num_classes": 4, "input_shape": (64, 64, 3)},
+     f"Built from {NAME} with 4 classes, input size 64x64."),
+    ({"include_top": False, "pooling": "avg"},
+     f"Built from {NAME} with no classifier, input size 32x32."),
+])
+def test_description_does_not_claim_the_entry_data(kwargs, said):
+    text = zoo.create_model(NAME, **kwargs).pretrained_cfg["description"]
+    if said is None:
+        assert "Built from" not in text
+    else:
+        assert text.endswith(said) and text.count("Built from") == 1
+
+
 def test_dynamic_size_keeps_the_tag_size():
     cfg = zoo.create_model(NAME, input_shape=(None, None, 3)).pretrained_cfg
     assert cfg["input_size"] == [32, 32, 3]
