@@ -29,6 +29,12 @@ MODES = ("rmax", "cmod")
 ANTIALIAS = ("none", "blurpool", "adaptive_blurpool")
 
 
+_CMOD_NORMS = ("modulus_batch_norm", "bias")
+# Pooling-block steps done by a sub-layer (the others are plain ops), and
+# those of them built on their first call (no weights).
+_LAYER_STEPS = ("bn", "blur_0", "blur", "adaptive_blur")
+_BLUR_STEPS = ("blur_0", "blur")
+
 
 @dataclasses.dataclass(frozen=True)
 class StemSpec:
@@ -75,6 +81,13 @@ class StemSpec:
     adaptive_blurpool: bool
     adaptive_group_size: int = 8
 
+    def __post_init__(self):
+        if self.cmod_norm not in _CMOD_NORMS:
+            raise ValueError(
+                f"cmod_norm must be one of {list(_CMOD_NORMS)}. "
+                f"Received: cmod_norm={self.cmod_norm!r}"
+            )
+
 
 STEM_SPECS = {
     # torchvision's AlexNet: conv 11x11/4 pad 2 -> ReLU -> MaxPool(3, 2).
@@ -120,7 +133,7 @@ def _step_size(kind, arg, n):
         return n + 2 * arg
     if kind == "max":
         return (n - arg[0]) // arg[1] + 1
-    if kind in ("blur_0", "blur", "adaptive_blur"):
+    if kind in _BLUR_STEPS or kind == "adaptive_blur":
         return (n - 1) // 2 + 1  # stride 2, centred padding
     return n
 
@@ -203,6 +216,8 @@ class TwinStem(keras.layers.Layer):
     and DT-CWPT then run at stride 2 and its block is ReLU -> BlurPool ->
     MaxPool(3, 1) -> BlurPool. The Gabor channels of CMod models are never
     blurred. Output channels: free channels first, then Gabor channels.
+    Each family's numbers (sizes, strides, paddings, which normalisation)
+    are its `StemSpec` in `STEM_SPECS`.
     Every crop is a centre crop with torchvision's offsets (round half to
     even), as the reference: e.g. AlexNet crops the 57x57 DT-CWPT maps to
     55x55 at offset 1 and the 28x28 modulus maps to 27x27 at offset 0.
@@ -415,7 +430,7 @@ class TwinStem(keras.layers.Layer):
                 name="bn",
                 dtype=policy,
             )
-        if kind in ("blur_0", "blur"):
+        if kind in _BLUR_STEPS:
             return BlurPool2D(self.blur_size, name=kind, dtype=policy)
         return AdaptiveBlurPool2D(
             groups=channels // self.spec.adaptive_group_size,
@@ -431,9 +446,9 @@ class TwinStem(keras.layers.Layer):
         """The layers of the pooling block, in the order of the plan."""
         layers = []
         for kind, _ in self._pool_plan:
-            if kind in ("bn", "blur_0", "blur", "adaptive_blur"):
+            if kind in _LAYER_STEPS:
                 layer = self._make_pool_layer(kind, channels)
-                if kind != "blur_0" and kind != "blur":
+                if kind not in _BLUR_STEPS:
                     layer.build((None, None, None, channels))
                 layers.append(layer)
         return layers

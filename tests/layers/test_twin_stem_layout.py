@@ -5,6 +5,8 @@ variables keeping their names, shapes and order. The table below was
 recorded from the block before it was driven by `STEM_SPECS`.
 """
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -190,3 +192,9 @@ def test_weights_file_round_trip(variant, tmp_path):
     b.load_weights(path)
     for wa, wb in zip(a.weights, b.weights):
         np.testing.assert_array_equal(np.asarray(wa), np.asarray(wb))
+
+
+def test_spec_rejects_an_unknown_cmod_norm():
+    spec = STEM_SPECS["resnet"]
+    with pytest.raises(ValueError, match="cmod_norm.*'layer_norm'"):
+        dataclasses.replace(spec, cmod_norm="layer_norm")
