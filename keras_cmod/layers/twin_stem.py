@@ -1,4 +1,12 @@
-"""TwinStem: the first-layer block of the AlexNet / ResNet twins."""
+"""TwinStem: the first-layer block of the AlexNet / ResNet twins.
+
+The block is composed of small parts: a free convolution, a Gabor branch
+(`DTCWPTConv2D`), centre crops, the family's pooling block and, for CMod,
+the Gabor channels' own normalisation. Each family's numbers live in
+`STEM_SPECS`; the layer has no family-specific code paths.
+"""
+
+import dataclasses
 
 import keras
 from keras import ops
@@ -20,8 +28,114 @@ FAMILIES = ("alexnet", "resnet")
 MODES = ("rmax", "cmod")
 ANTIALIAS = ("none", "blurpool", "adaptive_blurpool")
 
-# Free convolution of each family: (filters, kernel, stride, padding, bias).
-_FREE = {"alexnet": (32, 11, 4, 2, True), "resnet": (40, 7, 2, 3, False)}
+
+_CMOD_NORMS = ("modulus_batch_norm", "bias")
+# Pooling-block steps done by a sub-layer (the others are plain ops), and
+# those of them built on their first call (no weights).
+_LAYER_STEPS = ("bn", "blur_0", "blur", "adaptive_blur")
+_BLUR_STEPS = ("blur_0", "blur")
+
+
+@dataclasses.dataclass(frozen=True)
+class StemSpec:
+    """The numbers of one family's twin stem (the reference's
+    `HybridConv2dWpt` and the pooling block that follows it).
+
+    Attributes:
+        title: the family's name in messages.
+        free_filters, free_kernel, free_padding, free_bias: the free RGB
+            convolution (its stride is `stride`, or `blurred_stride` with
+            blur pooling).
+        stride: `m`, the stride of the convolutions of the standard
+            model; the block's total stride is `2m`.
+        blurred_stride: `m` with blur pooling (Zhang's AlexNet runs its
+            first convolution at stride 2 and blurs the rest away).
+        pool_norm: whether a batch norm precedes the pooling block's ReLU.
+        pool_size, pool_stride, pool_padding: the max pooling after it.
+        blur_first: blurred block `ReLU -> Blur -> MaxPool(k, 1) -> Blur`
+            instead of `ReLU -> MaxPool(k, 1, pad) -> Blur`.
+        rmax_gabor_bias: whether the RMax Gabor convolution has a bias.
+        cmod_norm: what follows the modulus in CMod mode,
+            `"modulus_batch_norm"` or `"bias"`.
+        adaptive_blurpool: whether adaptive blur pooling is defined.
+        adaptive_group_size: channels per group of adaptive blur pooling.
+
+    The DT-CWPT depth and packet lists are
+    `keras_cmod.wavelets.dtcwpt.PACKET_SELECTIONS[family]`.
+    """
+
+    title: str
+    free_filters: int
+    free_kernel: int
+    free_padding: int
+    free_bias: bool
+    stride: int
+    blurred_stride: int
+    pool_norm: bool
+    pool_size: int
+    pool_stride: int
+    pool_padding: int
+    blur_first: bool
+    rmax_gabor_bias: bool
+    cmod_norm: str
+    adaptive_blurpool: bool
+    adaptive_group_size: int = 8
+
+    def __post_init__(self):
+        if self.cmod_norm not in _CMOD_NORMS:
+            raise ValueError(
+                f"cmod_norm must be one of {list(_CMOD_NORMS)}. "
+                f"Received: cmod_norm={self.cmod_norm!r}"
+            )
+
+
+STEM_SPECS = {
+    # torchvision's AlexNet: conv 11x11/4 pad 2 -> ReLU -> MaxPool(3, 2).
+    "alexnet": StemSpec(
+        title="AlexNet", free_filters=32, free_kernel=11, free_padding=2,
+        free_bias=True, stride=4, blurred_stride=2, pool_norm=False,
+        pool_size=3, pool_stride=2, pool_padding=0, blur_first=True,
+        rmax_gabor_bias=True, cmod_norm="bias", adaptive_blurpool=False,
+    ),
+    # torchvision's ResNet: conv 7x7/2 pad 3 -> BN -> ReLU ->
+    # MaxPool(3, 2, pad 1).
+    "resnet": StemSpec(
+        title="ResNet", free_filters=40, free_kernel=7, free_padding=3,
+        free_bias=False, stride=2, blurred_stride=2, pool_norm=True,
+        pool_size=3, pool_stride=2, pool_padding=1, blur_first=False,
+        rmax_gabor_bias=False, cmod_norm="modulus_batch_norm",
+        adaptive_blurpool=True,
+    ),
+}
+
+
+def _pool_plan(spec, antialias):
+    """The pooling block as a sequence of steps `(kind, argument)`."""
+    plan = [("bn", None)] if spec.pool_norm else []
+    plan.append(("relu", None))
+    if antialias == "none":
+        if spec.pool_padding:  # zero padding is exact after a ReLU
+            plan.append(("pad", spec.pool_padding))
+        return tuple(plan + [("max", (spec.pool_size, spec.pool_stride))])
+    if spec.blur_first:
+        plan.append(("blur_0", None))
+    if spec.pool_padding:
+        plan.append(("pad", spec.pool_padding))
+    plan.append(("max", (spec.pool_size, 1)))
+    plan.append(("blur" if antialias == "blurpool" else "adaptive_blur",
+                 None))
+    return tuple(plan)
+
+
+def _step_size(kind, arg, n):
+    """Output size of a pooling-block step for an input size `n`."""
+    if kind == "pad":
+        return n + 2 * arg
+    if kind == "max":
+        return (n - arg[0]) // arg[1] + 1
+    if kind in _BLUR_STEPS or kind == "adaptive_blur":
+        return (n - 1) // 2 + 1  # stride 2, centred padding
+    return n
 
 
 def _check_number(value, name, kind, low, high, open_low=False,
@@ -102,6 +216,8 @@ class TwinStem(keras.layers.Layer):
     and DT-CWPT then run at stride 2 and its block is ReLU -> BlurPool ->
     MaxPool(3, 1) -> BlurPool. The Gabor channels of CMod models are never
     blurred. Output channels: free channels first, then Gabor channels.
+    Each family's numbers (sizes, strides, paddings, which normalisation)
+    are its `StemSpec` in `STEM_SPECS`.
     Every crop is a centre crop with torchvision's offsets (round half to
     even), as the reference: e.g. AlexNet crops the 57x57 DT-CWPT maps to
     55x55 at offset 1 and the 28x28 modulus maps to 27x27 at offset 0.
@@ -159,12 +275,14 @@ class TwinStem(keras.layers.Layer):
                     f"{name} must be one of {list(allowed)}. "
                     f"Received: {name}={value!r}"
                 )
-        if family == "alexnet" and antialias == "adaptive_blurpool":
+        spec = STEM_SPECS[family]
+        if antialias == "adaptive_blurpool" and not spec.adaptive_blurpool:
             raise ValueError(
-                "Adaptive blur pooling is not defined for AlexNet (the paper "
-                "could not adapt it). Received: family='alexnet', "
+                f"Adaptive blur pooling is not defined for {spec.title} (the "
+                f"paper could not adapt it). Received: family={family!r}, "
                 "antialias='adaptive_blurpool'"
             )
+        self.spec = spec
         self.family = family
         self.mode = mode
         self.antialias = antialias
@@ -191,15 +309,17 @@ class TwinStem(keras.layers.Layer):
         self.packet_penalty = packet_penalty
         sel = wt.PACKET_SELECTIONS[family]
         self.depth = sel.depth
-        filters, k, s, p, bias = _FREE[family]
-        blurred_alexnet = family == "alexnet" and antialias != "none"
-        self.free_filters = filters
+        self.free_filters = spec.free_filters
         self.gabor_filters = sel.filters
-        self.free_kernel, self.free_padding, self.free_bias = k, p, bias
+        self.free_kernel = spec.free_kernel
+        self.free_padding = spec.free_padding
+        self.free_bias = spec.free_bias
         # m: stride of the convolutions; the block's total stride is 2m
         # (8 for AlexNet, 4 for ResNet).
-        self.conv_stride = 2 if blurred_alexnet else s
-        self.total_stride = 2 * s
+        self.conv_stride = (spec.stride if antialias == "none"
+                            else spec.blurred_stride)
+        self.total_stride = 2 * spec.stride
+        self._pool_plan = _pool_plan(spec, antialias)
         self.gabor_padding = wt.dtcwpt_padding(sel.depth, 2 ** (sel.depth - 1))
         self.kernel_support = wt.kernel_size(sel.depth)
         self._order_sizes()
@@ -275,7 +395,7 @@ class TwinStem(keras.layers.Layer):
             strides=self.total_stride if cmod else self.conv_stride,
             output_mode="complex" if cmod else "real",
             padding=0,
-            use_bias=self.family == "alexnet" and not cmod,
+            use_bias=self.spec.rmax_gabor_bias and not cmod,
             penalty=self.packet_penalty,
             name="gabor",
             dtype=policy,
@@ -286,67 +406,68 @@ class TwinStem(keras.layers.Layer):
         )
         self.pool_layers = self._make_pool_block(pooled_channels)
         if cmod:
-            if self.family == "resnet":
-                self.gabor_norm = ModulusBatchNorm(
-                    momentum=self.bn_momentum,
-                    epsilon=self.bn_epsilon,
-                    name="gabor_bn",
-                    dtype=policy,
-                )
-            else:
-                self.gabor_norm = Bias(name="gabor_bias", dtype=policy)
+            self.gabor_norm = self._make_gabor_norm()
             self.gabor_norm.build((None, None, None, self.gabor_filters))
 
-    def _make_pool_block(self, channels):
+    def _make_gabor_norm(self):
+        """The layer after the CMod modulus (`spec.cmod_norm`)."""
+        if self.spec.cmod_norm == "modulus_batch_norm":
+            return ModulusBatchNorm(
+                momentum=self.bn_momentum,
+                epsilon=self.bn_epsilon,
+                name="gabor_bn",
+                dtype=self.dtype_policy,
+            )
+        return Bias(name="gabor_bias", dtype=self.dtype_policy)
+
+    def _make_pool_layer(self, kind, channels):
+        """The layer of a pooling-block step with weights or a filter."""
         policy = self.dtype_policy
-        layers = []
-        if self.family == "resnet":
-            bn = keras.layers.BatchNormalization(
+        if kind == "bn":
+            return keras.layers.BatchNormalization(
                 momentum=self.bn_momentum,
                 epsilon=self.bn_epsilon,
                 name="bn",
                 dtype=policy,
             )
-            bn.build((None, None, None, channels))
-            layers.append(bn)
-        if self.antialias != "none":
-            if self.family == "alexnet":
-                layers.append(
-                    BlurPool2D(self.blur_size, name="blur_0", dtype=policy)
-                )
-            if self.antialias == "blurpool":
-                last = BlurPool2D(self.blur_size, name="blur", dtype=policy)
-            else:
-                last = AdaptiveBlurPool2D(
-                    groups=channels // 8,
-                    filter_size=3,
-                    momentum=self.bn_momentum,
-                    epsilon=self.bn_epsilon,
-                    softmax="joint",
-                    name="adaptive_blur",
-                    dtype=policy,
-                )
-                last.build((None, None, None, channels))
-            layers.append(last)
+        if kind in _BLUR_STEPS:
+            return BlurPool2D(self.blur_size, name=kind, dtype=policy)
+        return AdaptiveBlurPool2D(
+            groups=channels // self.spec.adaptive_group_size,
+            filter_size=3,
+            momentum=self.bn_momentum,
+            epsilon=self.bn_epsilon,
+            softmax="joint",
+            name="adaptive_blur",
+            dtype=policy,
+        )
+
+    def _make_pool_block(self, channels):
+        """The layers of the pooling block, in the order of the plan."""
+        layers = []
+        for kind, _ in self._pool_plan:
+            if kind in _LAYER_STEPS:
+                layer = self._make_pool_layer(kind, channels)
+                if kind not in _BLUR_STEPS:
+                    layer.build((None, None, None, channels))
+                layers.append(layer)
         return layers
 
     # -- forward -----------------------------------------------------------
 
     def _pool(self, x, training):
         """The family's activation + pooling block on the pooled channels."""
-        layers = list(self.pool_layers)
-        if self.family == "resnet":
-            x = layers.pop(0)(x, training=training)
-        x = ops.relu(x)
-        pad = 1 if self.family == "resnet" else 0
-        if pad:  # zero padding is exact after a ReLU
-            x = ops.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
-        if self.antialias == "none":
-            return ops.max_pool(x, 3, strides=2, padding="valid")
-        if self.family == "alexnet":
-            x = layers.pop(0)(x, training=training)  # BlurPool before max
-        x = ops.max_pool(x, 3, strides=1, padding="valid")
-        return layers[0](x, training=training)
+        layers = iter(self.pool_layers)
+        for kind, arg in self._pool_plan:
+            if kind == "relu":
+                x = ops.relu(x)
+            elif kind == "pad":
+                x = ops.pad(x, ((0, 0), (arg, arg), (arg, arg), (0, 0)))
+            elif kind == "max":
+                x = ops.max_pool(x, arg[0], strides=arg[1], padding="valid")
+            else:
+                x = next(layers)(x, training=training)
+        return x
 
     def _sizes(self, n):
         """Per-axis sizes and offsets (ints, or tensors if dynamic)."""
@@ -464,23 +585,20 @@ class TwinStem(keras.layers.Layer):
                 "mode='rmax'; copy the Gabor weights into one."
             )
         re = self._gabor_real(inputs, ch, cw)
-        if self.family == "resnet":
-            re = ops.pad(re, ((0, 0), (1, 1), (1, 1), (0, 0)),
+        spec = self.spec
+        pad = spec.pool_padding
+        if pad:
+            re = ops.pad(re, ((0, 0), (pad, pad), (pad, pad), (0, 0)),
                          constant_values=-1e30)
-        return ops.max_pool(re, 3, strides=2, padding="valid")
+        return ops.max_pool(re, spec.pool_size, strides=spec.pool_stride,
+                            padding="valid")
 
     # -- shapes, cost, config ---------------------------------------------
 
     def _pooled_size(self, n):
-        if self.family == "resnet":
-            if self.antialias == "none":
-                return (n + 2 - 3) // 2 + 1
-            return (n - 1) // 2 + 1  # MaxPool(3, 1, pad 1) -> blur s2
-        if self.antialias == "none":
-            return (n - 3) // 2 + 1
-        n = (n - 1) // 2 + 1  # BlurPool
-        n = n - 2  # MaxPool(3, 1)
-        return (n - 1) // 2 + 1
+        for kind, arg in self._pool_plan:
+            n = _step_size(kind, arg, n)
+        return n
 
     def _output_size(self, n):
         if n is None:
