@@ -18,24 +18,31 @@ Keras' channels-last ones;
 these functions.
 """
 
-from keras_cmod.convert.io import (
-    read_safetensors,
-    read_state_dict,
-    write_safetensors,
-)
-from keras_cmod.convert.state_dict import (
-    ConversionReport,
-    load_torch_state_dict,
-    to_torch_state_dict,
-)
-from keras_cmod.convert.torch_names import model_entries
+import importlib
 
-__all__ = [
-    "ConversionReport",
-    "load_torch_state_dict",
-    "model_entries",
-    "read_safetensors",
-    "read_state_dict",
-    "to_torch_state_dict",
-    "write_safetensors",
-]
+# Name -> submodule. Imported on first access, so that the command line
+# (`keras_cmod.convert.cli`) starts without Keras.
+_EXPORTS = {
+    "read_safetensors": "io",
+    "read_state_dict": "io",
+    "write_safetensors": "io",
+    "ConversionReport": "state_dict",
+    "load_torch_state_dict": "state_dict",
+    "to_torch_state_dict": "state_dict",
+    "model_entries": "torch_names",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        module = importlib.import_module(f"{__name__}.{_EXPORTS[name]}")
+        value = getattr(module, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -44,7 +44,8 @@ def test_info_on_a_registry_name(capsys):
 LIGHT = """
 import sys
 from keras_cmod import cli
-for argv in (["--help"], ["--version"], []):
+for argv in (["--help"], ["--version"], [], ["list"], ["train", "--help"],
+             ["convert", "--help"], ["info", "--help"]):
     try:
         cli.main(argv)
     except SystemExit as exc:
