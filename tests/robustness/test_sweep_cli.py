@@ -308,9 +308,9 @@ CONVERT = [
 
 BENCHMARK = [
     (["benchmark", "nope", "--output", "{out}"], ["nope"]),
-    (["benchmark", "layer1", "--repeats", "0", "--output", "{out}"],
-     ["--repeats", "0"]),
-    (["benchmark", "layer1", "--output", "{file}/sub"], ["{file}"]),
+    (["benchmark", "stem", "--repeats", "0", "--output", "{out}"],
+     ["repeats=0", ">= 1"]),
+    (["benchmark", "stem", "--output", "{file}/sub"], ["{file}"]),
 ]
 
 CASES = (LIST_INFO_PULL_PUSH + DEMO + TRAIN + EVALUATE + CONVERT
