@@ -182,3 +182,41 @@ def write_json(path, obj, *, indent=2, sort_keys=False, make_dirs=True):
     text = json.dumps(obj, indent=indent, sort_keys=sort_keys,
                       allow_nan=False)
     return write_text(path, text + "\n", make_dirs=make_dirs)
+
+
+def check_writable_path(path, flag, folder=False):
+    """Checks, creating nothing, that `path` can be written later.
+
+    The nearest existing ancestor must be a writable folder (missing
+    folders are created when the results are written), and `path` itself
+    must not be a folder (a file) or a file (`folder=True`).
+
+    Raises:
+        IsADirectoryError / NotADirectoryError / PermissionError: naming
+            `path` and the flag.
+    """
+    path = os.path.abspath(os.path.expanduser(os.fspath(path)))
+    if folder:
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise NotADirectoryError(
+                f"{flag} {path!r} is a file; give a folder."
+            )
+    elif os.path.isdir(path):
+        raise IsADirectoryError(
+            f"{flag} {path!r} is a directory; give a file."
+        )
+    parent = path if folder and os.path.isdir(path) else os.path.dirname(
+        path)
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise NotADirectoryError(
+            f"{flag} {path!r} cannot be created: {parent!r} is a file, not "
+            "a folder."
+        )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(
+            f"{flag} {path!r} cannot be written: no write permission in "
+            f"{parent!r}."
+        )
+    return path

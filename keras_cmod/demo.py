@@ -346,7 +346,7 @@ def run(args):
             "--repeats and --batch-size must be >= 1. Received: "
             f"{args.repeats}, {args.batch_size}"
         )
-    from keras_cmod.evaluation.cli import check_writable_path
+    from keras_cmod._atomic import check_writable_path
 
     check_writable_path(args.output, "--output", folder=True)
     t0 = time.perf_counter()

@@ -57,23 +57,7 @@ def check_output_path(out):
         raise ValueError(
             f"OUT must end in .weights.h5 or .keras. Received: {out!r}"
         )
-    path = os.path.abspath(os.path.expanduser(os.fspath(out)))
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"OUT {path!r} is a directory; give a file.")
-    parent = os.path.dirname(path)
-    while not os.path.exists(parent):
-        parent = os.path.dirname(parent)
-    if not os.path.isdir(parent):
-        raise NotADirectoryError(
-            f"OUT {path!r} cannot be created: {parent!r} is a file, not a "
-            "folder."
-        )
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise PermissionError(
-            f"OUT {path!r} cannot be written: no write permission in "
-            f"{parent!r}."
-        )
-    return path
+    return _atomic.check_writable_path(out, "OUT")
 
 
 def save_atomic(model, out):

@@ -32,6 +32,7 @@ import os
 import re
 import sys
 
+from keras_cmod import _atomic
 from keras_cmod.evaluation import results as _results
 from keras_cmod.evaluation.evaluate import (
     DATASET_SPLITS,
@@ -267,46 +268,8 @@ def _load_model(args):
     return model, info
 
 
-def check_writable_path(path, flag, folder=False):
-    """Checks, creating nothing, that `path` can be written later.
-
-    The nearest existing ancestor must be a writable folder (missing
-    folders are created when the results are written), and `path` itself
-    must not be a folder (a file) or a file (`folder=True`).
-
-    Raises:
-        IsADirectoryError / NotADirectoryError / PermissionError: naming
-            `path` and the flag.
-    """
-    path = os.path.abspath(os.path.expanduser(os.fspath(path)))
-    if folder:
-        if os.path.exists(path) and not os.path.isdir(path):
-            raise NotADirectoryError(
-                f"{flag} {path!r} is a file; give a folder."
-            )
-    elif os.path.isdir(path):
-        raise IsADirectoryError(
-            f"{flag} {path!r} is a directory; give a file."
-        )
-    parent = path if folder and os.path.isdir(path) else os.path.dirname(
-        path)
-    while not os.path.exists(parent):
-        parent = os.path.dirname(parent)
-    if not os.path.isdir(parent):
-        raise NotADirectoryError(
-            f"{flag} {path!r} cannot be created: {parent!r} is a file, not "
-            "a folder."
-        )
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise PermissionError(
-            f"{flag} {path!r} cannot be written: no write permission in "
-            f"{parent!r}."
-        )
-    return path
-
-
 def _check_output(path):
-    return check_writable_path(path, "--output")
+    return _atomic.check_writable_path(path, "--output")
 
 
 def _print_summary(results):
@@ -376,7 +339,7 @@ def _run_evaluate(args):
     _check_num_classes(getattr(args, "num_classes", None))
     output = _check_output(args.output)
     if args.plots is not None:
-        check_writable_path(args.plots, "--plots", folder=True)
+        _atomic.check_writable_path(args.plots, "--plots", folder=True)
     model, weights = _load_model(args)
     if weights["random_weights"]:
         print(f"warning: {RANDOM_WEIGHTS_NOTE}", file=sys.stderr)

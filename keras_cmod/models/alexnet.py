@@ -4,6 +4,7 @@ import keras
 
 from keras_cmod.layers import AdaptiveAvgPool2D, BlurPool2D
 from keras_cmod.models.heads import (
+    ZooModel,
     canonical_variant,
     check_call_size,
     check_extra_kwargs,
@@ -55,7 +56,7 @@ def _dense(x, units, activation, name):
 
 
 @keras.saving.register_keras_serializable(package="keras_cmod")
-class AlexNet(keras.Model):
+class AlexNet(ZooModel):
     """AlexNet (torchvision's) with a standard or twin first layer.
 
     `features`: conv 64 11x11/4 -> ReLU -> MaxPool(3, 2) -> conv 192 5x5
@@ -189,21 +190,3 @@ class AlexNet(keras.Model):
             "trainable": self.trainable,
         }
 
-    @property
-    def pretrained_cfg(self):
-        """What the model is (a plain dict, see `keras_cmod.zoo`).
-
-        Input size, classes and label names, preprocessing, variant, tag
-        and weights source; saved in `get_config`, so it survives
-        `model.save` / `keras.saving.load_model` and the Hub.
-        """
-        return self.__dict__.get("_pretrained_cfg")
-
-    @pretrained_cfg.setter
-    def pretrained_cfg(self, value):
-        # Kept in __dict__, outside Keras' attribute tracking: metadata.
-        self.__dict__["_pretrained_cfg"] = check_pretrained_cfg(value)
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

@@ -158,3 +158,27 @@ def check_call_size(inputs, min_size, family):
                 f"{family} needs images of at least {min_size}x{min_size}"
                 f" pixels. Received: an input of shape {tuple(shape)}"
             )
+
+
+class ZooModel(keras.Model):
+    """What `AlexNet` and `ResNet` share: their `pretrained_cfg` metadata
+    and `from_config` (the config is the constructor's arguments)."""
+
+    @property
+    def pretrained_cfg(self):
+        """What the model is (a plain dict, see `keras_cmod.zoo`).
+
+        Input size, classes and label names, preprocessing, variant, tag
+        and weights source; saved in `get_config`, so it survives
+        `model.save` / `keras.saving.load_model` and the Hub.
+        """
+        return self.__dict__.get("_pretrained_cfg")
+
+    @pretrained_cfg.setter
+    def pretrained_cfg(self, value):
+        # Kept in __dict__, outside Keras' attribute tracking: metadata.
+        self.__dict__["_pretrained_cfg"] = check_pretrained_cfg(value)
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

@@ -4,6 +4,7 @@ import keras
 
 from keras_cmod.layers import AdaptiveBlurPool2D, BlurPool2D
 from keras_cmod.models.heads import (
+    ZooModel,
     apply_head,
     canonical_variant,
     check_call_size,
@@ -124,7 +125,7 @@ def apply_bottleneck_block(x, filters, stride, antialias, blur_size, name):
 
 
 @keras.saving.register_keras_serializable(package="keras_cmod")
-class ResNet(keras.Model):
+class ResNet(ZooModel):
     """ResNet (torchvision layout) with a standard or twin first layer.
 
     Channels-last, no convolution bias, batch norm with epsilon 1e-5 and
@@ -258,21 +259,3 @@ class ResNet(keras.Model):
             "trainable": self.trainable,
         }
 
-    @property
-    def pretrained_cfg(self):
-        """What the model is (a plain dict, see `keras_cmod.zoo`).
-
-        Input size, classes and label names, preprocessing, variant, tag
-        and weights source; saved in `get_config`, so it survives
-        `model.save` / `keras.saving.load_model` and the Hub.
-        """
-        return self.__dict__.get("_pretrained_cfg")
-
-    @pretrained_cfg.setter
-    def pretrained_cfg(self, value):
-        # Kept in __dict__, outside Keras' attribute tracking: metadata.
-        self.__dict__["_pretrained_cfg"] = check_pretrained_cfg(value)
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

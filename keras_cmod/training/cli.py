@@ -24,6 +24,7 @@ import os
 import shutil
 import sys
 
+from keras_cmod import _atomic
 from keras_cmod.training.config import (
     MIXED_PRECISION,
     STRATEGIES,
@@ -235,25 +236,7 @@ def check_output_dir(output):
     Returns the absolute path. Raises `NotADirectoryError` (OUTPUT, or a
     folder above it, is a file) or `PermissionError`.
     """
-    path = os.path.abspath(os.path.expanduser(os.fspath(output)))
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise NotADirectoryError(
-            f"--output {path!r} is a file; give a folder (the run folder)."
-        )
-    parent = path
-    while not os.path.exists(parent):
-        parent = os.path.dirname(parent)
-    if not os.path.isdir(parent):
-        raise NotADirectoryError(
-            f"--output {path!r} cannot be created: {parent!r} is a file, "
-            "not a folder."
-        )
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise PermissionError(
-            f"--output {path!r} cannot be written: no write permission in "
-            f"{parent!r}."
-        )
-    return path
+    return _atomic.check_writable_path(output, "--output", folder=True)
 
 
 def finished_run(cfg, output):
