@@ -117,8 +117,14 @@ def out(tmp_path):
 
 @pytest.fixture(autouse=True)
 def _offline_hub(tmp_path, monkeypatch):
+    # huggingface_hub reads HF_HUB_OFFLINE once, when first imported:
+    # import it before setting the variable and patch its constant, so that
+    # offline mode does not outlive this file's tests.
+    from huggingface_hub import constants
+
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
 
 
 def _run(argv, capsys):
