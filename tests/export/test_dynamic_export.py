@@ -5,9 +5,8 @@ import numpy as np
 import pytest
 
 keras = pytest.importorskip("keras")
-if keras.backend.backend() != "tensorflow":  # pragma: no cover
-    pytest.skip("exports run on the TensorFlow backend",
-                allow_module_level=True)
+pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                                reason="exports run on the TensorFlow backend")
 tf = pytest.importorskip("tensorflow")
 
 from keras_cmod import layers  # noqa: E402
