@@ -8,8 +8,6 @@ packets are computed, and a fully decimated transform is computed directly
 (never an undecimated last stage followed by subsampling).
 """
 
-import os
-
 import keras
 import numpy as np
 from keras import ops
@@ -128,51 +126,43 @@ def make_plan(implementation, n_channels, depth, stride, needed,
                            n_channels, depth, stride, needed, wavelet)
 
 
-FORMULATIONS = ("depthwise", "grouped")
+def _filter_last_axis(x, kernel, stride, dilation):
+    """Depthwise 1-D filter of an NHWC tensor along its width, with the
+    batch and height folded together: `(n, h, w, c)` runs as
+    `(n * h, 1, w, c)` with a `(1, taps)` kernel and *equal* strides
+    `(s, s)` (the folded height is 1, so its stride changes nothing)."""
+    n, h, w, c = ops.shape(x)
+    y = ops.reshape(x, (n * h, 1, w, c))
+    y = ops.depthwise_conv(y, kernel, strides=stride, padding="valid",
+                           dilation_rate=(1, dilation))
+    _, _, w_out, c_out = ops.shape(y)
+    return ops.reshape(y, (n, h, w_out, c_out))
 
 
-def strided_formulation():
-    """How a strided 1-D pass runs on this backend, decided when a layer is
-    built (never from the first call, so the same ops run in eager calls,
-    `fit`, `predict` and exports):
-
-    * `"depthwise"`: one depthwise convolution with `(s, 1)` / `(1, s)`
-      strides. JAX and PyTorch always run it; TensorFlow on CPU through
-      oneDNN (its default on x86).
-    * `"grouped"`: the same pass as a grouped convolution (one group per
-      channel), for TensorFlow with a GPU or with oneDNN switched off,
-      whose depthwise kernels accept equal strides only.
-    """
-    if keras.backend.backend() != "tensorflow":
-        return "depthwise"
-    if os.environ.get("TF_ENABLE_ONEDNN_OPTS", "").strip() in ("0", "false"):
-        return "grouped"
-    if keras.distribution.list_devices("gpu"):
-        return "grouped"
-    return "depthwise"
-
-
-def depthwise_conv_1d(x, kernel, axis, stride, dilation,
-                      formulation="depthwise"):
-    """Depthwise 1-D cross-correlation of an NHWC tensor along `axis`.
+def depthwise_conv_1d(x, kernel, axis, stride, dilation):
+    """Depthwise 1-D cross-correlation of an NHWC tensor along `axis`
+    (1: height, 2: width), at `stride` with `dilation`.
 
     `kernel` has shape `(taps, channels, multiplier)`; output channel
     `c * multiplier + j` is channel `c` filtered by `kernel[:, c, j]`.
-    `formulation` is one of `FORMULATIONS` (see `strided_formulation`).
+
+    Every pass runs as a depthwise convolution with equal strides on a
+    tensor whose other spatial axis is folded into the batch (a height
+    pass transposes height and width around it). Depthwise kernels with
+    unequal `(s, 1)` strides run on oneDNN, JAX and PyTorch but not on
+    TensorFlow's own CPU and GPU kernels; equal strides run on all of
+    them, so the same ops run on every machine, in eager calls, `fit`,
+    `predict` and exported graphs.
     """
-    k = ops.convert_to_tensor(kernel, x.dtype)
-    k = k[:, None] if axis == 1 else k[None]  # (kh, kw, channels, mult)
-    strides = (stride, 1) if axis == 1 else (1, stride)
-    dilations = (dilation, 1) if axis == 1 else (1, dilation)
-    if formulation == "depthwise":
-        return ops.depthwise_conv(x, k, strides=strides, padding="valid",
-                                  dilation_rate=dilations)
-    kh, kw, c, m = k.shape
-    return ops.conv(x, ops.reshape(k, (kh, kw, 1, c * m)), strides=strides,
-                    padding="valid", dilation_rate=dilations)
+    k = ops.convert_to_tensor(kernel, x.dtype)[None]  # (1, taps, c, m)
+    if axis == 2:
+        return _filter_last_axis(x, k, stride, dilation)
+    y = _filter_last_axis(ops.transpose(x, (0, 2, 1, 3)), k, stride,
+                          dilation)
+    return ops.transpose(y, (0, 2, 1, 3))
 
 
-def apply_plan(plan, x, formulation="depthwise"):
+def apply_plan(plan, x):
     """Runs a `keras_cmod.wavelets.plans` plan on an NHWC tensor (already
     padded).
 
@@ -192,10 +182,10 @@ def apply_plan(plan, x, formulation="depthwise"):
         s, d = st["stride"], st["dilation"]
         if st["v_gather"] is not None:
             x = ops.take(x, st["v_gather"], axis=-1)
-        x = depthwise_conv_1d(x, st["v_kernel"], 1, s, d, formulation)
+        x = depthwise_conv_1d(x, st["v_kernel"], 1, s, d)
         if st["h_gather"] is not None:
             x = ops.take(x, st["h_gather"], axis=-1)
-        x = depthwise_conv_1d(x, st["h_kernel"], 2, s, d, formulation)
+        x = depthwise_conv_1d(x, st["h_kernel"], 2, s, d)
     return x
 
 
@@ -313,7 +303,6 @@ class DTCWPT2D(keras.layers.Layer):
             needed += needed_maps(
                 self.depth, self.packets, self.output_mode, c
             )
-        self._formulation = strided_formulation()
         plan = make_plan(self.implementation, channels, self.depth,
                          self.stride, needed, self.wavelet)
         cols = []
@@ -338,7 +327,7 @@ class DTCWPT2D(keras.layers.Layer):
                           min_size=self.min_input_size())
         p = self.padding
         x = ops.pad(inputs, ((0, 0), (p, p), (p, p), (0, 0)))
-        x = apply_plan(self._plan, x, self._formulation)
+        x = apply_plan(self._plan, x)
         y = ops.matmul(x, ops.convert_to_tensor(self._combine, "float32"))
         return ops.cast(y, self.compute_dtype)
 

@@ -19,7 +19,6 @@ from keras_cmod.layers.dtcwpt import (
     image_input,
     make_plan,
     needed_maps,
-    strided_formulation,
 )
 from keras_cmod.layers.regularizers import PacketSelectionPenalty
 from keras_cmod.wavelets import dtcwpt as wt
@@ -221,7 +220,6 @@ class DTCWPTConv2D(keras.layers.Layer):
             )
         # Fixed parts: the transform plan of the three colour channels and
         # the bank -> packet combination of each map.
-        self._formulation = strided_formulation()
         self._plan, self._colour, self._re_rows, self._im_rows = (
             self._plan_parts(self.implementation))
         self._lum_parts = self._plan_parts(self.implementation, colours=1)
@@ -309,11 +307,10 @@ class DTCWPTConv2D(keras.layers.Layer):
             padded_inputs = pad_hw(ops.cast(inputs, "float32"),
                                    self.padding)
         if training:
-            maps = apply_plan(self._plan, padded_inputs, self._formulation)
+            maps = apply_plan(self._plan, padded_inputs)
         else:
             maps = apply_plan(self._lum_parts[0],
-                              self.luminance(padded_inputs),
-                              self._formulation)
+                              self.luminance(padded_inputs))
         re_w, im_w = self.output_weights(per_colour=bool(training))
         if im_w is None:
             re, im = ops.matmul(maps, re_w), None
