@@ -75,10 +75,14 @@ def pad_reflect_safe(x, pads):
     63-80 px reach 1- or 2-pixel maps; on such an axis the padding falls
     back to repeated symmetric padding (edge values mirrored, one pass at
     a time), which keeps a constant map constant. Each axis is decided on
-    its own. Known sizes use a reflect pad (or a constant gather); sizes
-    known only at run time use a gather whose rows are computed with ops,
+    its own. Known sizes use a gather of constant rows; sizes known only
+    at run time use a gather whose rows are computed with ops,
     so the result is the same for every size in every runtime (TF, TFLite,
-    ONNX, JAX). Empty maps are rejected.
+    ONNX, JAX). Empty maps are rejected; empty batches pass.
+
+    Known sizes gather constant rows too rather than calling a reflect pad:
+    TensorFlow's `MirrorPad` refuses an empty batch, and a gather is
+    portable to every converter.
     """
     (t, b), (left, r) = pads
     if t == b == left == r == 0:
@@ -95,11 +99,6 @@ def pad_reflect_safe(x, pads):
         if before == after == 0:
             continue
         n = static[axis]
-        if n is not None and max(before, after) < n:
-            pad = [(0, 0)] * 4
-            pad[axis] = (before, after)
-            x = ops.pad(x, pad, mode="reflect")
-            continue
         if n is not None:
             idx = _static_pad_indices(n, before, after).astype("int32")
         else:

@@ -79,16 +79,20 @@ class ModulusBatchNorm(keras.layers.Layer):
         inputs = float_input(inputs, self.compute_dtype, "ModulusBatchNorm")
         dtype = inputs.dtype
         x = ops.cast(inputs, "float32")
+        # Variables are float16 / bfloat16 under a pure half policy: every
+        # product runs in float32 and the moving value is stored back.
+        moving = ops.cast(self.moving_energy, "float32")
         if training and self.trainable:  # frozen: inference mode, as BN
             energy = ops.mean(ops.square(x), axis=(0, 1, 2))
-            self.moving_energy.assign(
-                self.momentum * self.moving_energy
-                + (1.0 - self.momentum) * energy
-            )
+            self.moving_energy.assign(ops.cast(
+                self.momentum * moving + (1.0 - self.momentum) * energy,
+                self.moving_energy.dtype))
         else:
-            energy = self.moving_energy
-        scale = ops.abs(self.gamma) / ops.sqrt(energy / 2.0 + self.epsilon)
-        return ops.cast(x * scale + self.beta, dtype)
+            energy = moving
+        gamma = ops.cast(self.gamma, "float32")
+        beta = ops.cast(self.beta, "float32")
+        scale = ops.abs(gamma) / ops.sqrt(energy / 2.0 + self.epsilon)
+        return ops.cast(x * scale + beta, dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape

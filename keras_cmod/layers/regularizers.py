@@ -31,7 +31,9 @@ class PacketSelectionPenalty(keras.regularizers.Regularizer):
                                    include_minimum=False)
 
     def __call__(self, x):
-        a = ops.abs(x)
+        # float32 whatever the weights' dtype, like the other losses (a
+        # float16 term cannot be summed with them).
+        a = ops.abs(ops.cast(x, "float32"))
         ratio = ops.sum(a, axis=0) / (ops.max(a, axis=0) + self.epsilon)
         return self.strength * ops.sum(ratio - 1.0)
 

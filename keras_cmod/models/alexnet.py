@@ -171,6 +171,9 @@ class AlexNet(ZooModel):
 
     def call(self, inputs, training=None, mask=None, **kwargs):
         check_call_size(inputs, MIN_INPUT_SIZE[self.antialias], "AlexNet")
+        empty = self._empty_batch_output(inputs)
+        if empty is not None:
+            return empty
         return super().call(inputs, training=training, mask=mask, **kwargs)
 
     def get_config(self):

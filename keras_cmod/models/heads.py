@@ -1,6 +1,7 @@
 """Classifier heads and the argument checks shared by the families."""
 
 import keras
+from keras import ops
 
 #: Other spellings of the variant values, accepted and mapped to the
 #: canonical value stored in `get_config` (the layer `TwinStem` calls the
@@ -144,12 +145,7 @@ def check_call_size(inputs, min_size, family):
     is known at call time (a model built with `input_shape=(None, None,
     3)`): too small a map otherwise ends in a pooling kernel's error, or
     in a crash of the process."""
-    x = inputs
-    while isinstance(x, (list, tuple)) and x:
-        x = x[0]
-    if isinstance(x, dict) and x:
-        x = next(iter(x.values()))
-    shape = getattr(x, "shape", None)
+    shape = getattr(_first_tensor(inputs), "shape", None)
     if shape is None or len(shape) != 4:
         return
     for side in tuple(shape)[1:3]:
@@ -160,9 +156,31 @@ def check_call_size(inputs, min_size, family):
             )
 
 
+def _first_tensor(inputs):
+    x = inputs
+    while isinstance(x, (list, tuple)) and x:
+        x = x[0]
+    if isinstance(x, dict) and x:
+        x = next(iter(x.values()))
+    return x
+
+
 class ZooModel(keras.Model):
     """What `AlexNet` and `ResNet` share: their `pretrained_cfg` metadata
     and `from_config` (the config is the constructor's arguments)."""
+
+    def _empty_batch_output(self, inputs):
+        """Outputs of a batch of 0 images (their shapes, no values) when
+        the batch size is known to be 0, else `None`. Several TensorFlow
+        kernels refuse empty tensors (reflect padding, the bias-add that
+        Keras substitutes for a residual sum on 1x1 maps), so an empty
+        batch never reaches them."""
+        shape = getattr(_first_tensor(inputs), "shape", None)
+        if shape is None or len(shape) != 4 or shape[0] != 0:
+            return None
+        return keras.tree.map_shape_structure(
+            lambda s: ops.zeros((0,) + tuple(s[1:]), self.compute_dtype),
+            self.compute_output_shape(tuple(shape)))
 
     @property
     def pretrained_cfg(self):

@@ -240,6 +240,9 @@ class ResNet(ZooModel):
     def call(self, inputs, training=None, mask=None, **kwargs):
         check_call_size(inputs, _CALL_MIN_SIZE[self.stem != "standard"],
                         "ResNet")
+        empty = self._empty_batch_output(inputs)
+        if empty is not None:
+            return empty
         return super().call(inputs, training=training, mask=mask, **kwargs)
 
     def get_config(self):
