@@ -25,7 +25,10 @@ def register(subparsers):
                    help="train, stem, forward, order (default: all), or "
                         "'report' alone to render a result file")
     p.add_argument("--backend", nargs="+", default=None,
-                   help="tensorflow and/or jax (default: both)")
+                   help="machine modes: tensorflow (the kernels this "
+                        "machine picks), tensorflow-own (TensorFlow's own "
+                        "kernels, as on CPUs without AVX-512), "
+                        "tensorflow-onednn, jax (default: tensorflow jax)")
     p.add_argument("--groups", nargs="+", default=None, metavar="PATTERN",
                    help="only the groups whose id matches (glob), e.g. "
                         "'train-*' or stem-resnet")
@@ -89,7 +92,7 @@ def run(args):
 
     previous = report.load(args.output) if args.merge and os.path.exists(
         args.output) else None
-    backends = args.backend or list(suite.BACKENDS)
+    backends = args.backend or ["tensorflow", "jax"]
     command = "keras-cmod benchmark " + shlex.join(
         sys.argv[2:] if sys.argv[1:2] == ["benchmark"] else [])
     result = suite.run_suite(

@@ -18,6 +18,7 @@ def machine_description():
         "machine": platform.machine(),
         "system": platform.system(),
         "cpu_count": os.cpu_count(),
+        "cpu_flags": cpu_flags(),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
     try:
@@ -46,12 +47,59 @@ def backend_versions():
 
         info["tensorflow"] = tf.__version__
         info["devices"] = [d.name for d in tf.config.list_logical_devices()]
+        info["onednn"] = tensorflow_onednn()
     elif backend == "jax":
         import jax
 
         info["jax"] = jax.__version__
         info["devices"] = [str(d) for d in jax.devices()]
+    info["mode"] = mode_name(backend, info.get("onednn"))
     return info
+
+
+#: Machine modes: the backend, and for TensorFlow which kernel library runs
+#: (fixed when TensorFlow loads, by `TF_ENABLE_ONEDNN_OPTS` or, unset, by
+#: the CPU: oneDNN on x86 CPUs with AVX-512 VNNI / BF16 / AMX, TensorFlow's
+#: own kernels elsewhere). `tensorflow` alone is whatever the machine runs.
+MODES = ("tensorflow", "tensorflow-own", "tensorflow-onednn", "jax")
+MODE_ENV = {"tensorflow-own": {"KERAS_BACKEND": "tensorflow",
+                               "TF_ENABLE_ONEDNN_OPTS": "0"},
+            "tensorflow-onednn": {"KERAS_BACKEND": "tensorflow",
+                                  "TF_ENABLE_ONEDNN_OPTS": "1"},
+            "tensorflow": {"KERAS_BACKEND": "tensorflow"},
+            "jax": {"KERAS_BACKEND": "jax"}}
+MODE_TITLES = {"tensorflow-own": "TensorFlow, own kernels",
+               "tensorflow-onednn": "TensorFlow + oneDNN",
+               "tensorflow": "TensorFlow", "jax": "JAX"}
+
+
+def tensorflow_onednn():
+    """Whether the loaded TensorFlow runs oneDNN's CPU kernels (asked of
+    TensorFlow itself, never guessed from the environment)."""
+    from tensorflow.python.util import _pywrap_util_port
+
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
+def mode_name(backend, onednn=None):
+    if backend == "tensorflow" and onednn is not None:
+        return "tensorflow-onednn" if onednn else "tensorflow-own"
+    return backend
+
+
+def cpu_flags():
+    """The CPU features that decide TensorFlow's kernels (x86 Linux)."""
+    wanted = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16",
+              "amx_tile", "amx_bf16")
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    have = set(line.split(":", 1)[1].split())
+                    return [w for w in wanted if w in have]
+    except OSError:
+        pass
+    return []
 
 
 def summarize(times):

@@ -35,7 +35,7 @@ def load(path):
 
 
 def _backends(result):
-    return [b for b in ("tensorflow", "jax") if b in result["results"]]
+    return [b for b in common.MODES if b in result["results"]]
 
 
 def _cell(cell):
@@ -58,12 +58,20 @@ def _target(row):
     return f"{sign} {row['target']:g}"
 
 
+def _flags(machine):
+    if "cpu_flags" not in machine:
+        return ""
+    avx512 = [f for f in machine["cpu_flags"] if f.startswith(("avx512",
+                                                                "amx"))]
+    return (f" ({', '.join(avx512)})" if avx512 else " (no AVX-512)")
+
+
 def _versions(result, backend):
     for res in result["results"].get(backend, {}).values():
         v = res.get("versions")
         if v:
             lib = v.get("tensorflow") or v.get("jax")
-            name = "TensorFlow" if backend == "tensorflow" else "JAX"
+            name = common.MODE_TITLES.get(v.get("mode", backend), backend)
             return f"{name} {lib}, Keras {v.get('keras')}"
     return backend
 
@@ -85,7 +93,8 @@ def render(result):
         s = run.get("settings") or {}
         lines.append(
             f"- `{run.get('command') or 'keras-cmod benchmark'}`: "
-            f"{m.get('date', '?')}, {m.get('cpu', m.get('machine', '?'))}, "
+            f"{m.get('date', '?')}, {m.get('cpu', m.get('machine', '?'))}"
+            f"{_flags(m)}, "
             f"{m.get('cpu_count', '?')} cores{load_txt}; backends "
             f"{', '.join(run.get('backends', []))}; {s.get('repeats', '?')} "
             f"interleaved rounds after {s.get('warmup', '?')} warm-up step(s)"

@@ -22,7 +22,7 @@ import time
 
 from keras_cmod.benchmarks import common
 
-BACKENDS = ("tensorflow", "jax")
+BACKENDS = common.MODES
 SECTIONS = ("train", "stem", "forward", "order")
 
 
@@ -156,7 +156,9 @@ def group_spec(group, quick=False, repeats=None, warmup=None,
 def run_worker(spec, backend, timeout, log=print):
     """Runs one group in a fresh interpreter; returns its result dict (or
     `{"error": ...}` when the process failed or ran past `timeout`)."""
-    env = dict(os.environ, KERAS_BACKEND=backend)
+    env = dict(os.environ, **common.MODE_ENV[backend])
+    if backend == "tensorflow":  # the machine's own choice
+        env.pop("TF_ENABLE_ONEDNN_OPTS", None)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if backend == "jax":
         env.setdefault("JAX_PLATFORMS", "cpu")
@@ -243,7 +245,7 @@ def order_rows(results):
     return rows
 
 
-def run_suite(backends=BACKENDS, sections=None, patterns=None, quick=False,
+def run_suite(backends=("tensorflow", "jax"), sections=None, patterns=None, quick=False,
               repeats=None, warmup=None, min_sample_s=None, timeout=1800,
               command=None, note=None, previous=None, batch_scale=None,
               size=None, on_group=None, log=print):
@@ -259,6 +261,8 @@ def run_suite(backends=BACKENDS, sections=None, patterns=None, quick=False,
     if bad:
         raise ValueError(f"Unknown backend(s) {bad}; choose from "
                          f"{list(BACKENDS)}.")
+    if len(set(backends)) != len(backends):
+        raise ValueError(f"A backend is named twice: {list(backends)}")
     for name, value in (("repeats", repeats), ("warmup", warmup)):
         if value is not None and (not isinstance(value, int) or value < 0
                                   or (name == "repeats" and value < 1)):

@@ -128,15 +128,13 @@ def make_plan(implementation, n_channels, depth, stride, needed,
 
 def _filter_last_axis(x, kernel, stride, dilation):
     """Depthwise 1-D filter of an NHWC tensor along its width, with the
-    batch and height folded together: `(n, h, w, c)` runs as
-    `(n * h, 1, w, c)` with a `(1, taps)` kernel and *equal* strides
-    `(s, s)` (the folded height is 1, so its stride changes nothing)."""
+    batch and height folded together: `(n, h, w, c)` runs as a 1-D
+    depthwise convolution of `(n * h, w, c)`."""
     n, h, w, c = ops.shape(x)
-    y = ops.reshape(x, (n * h, 1, w, c))
+    y = ops.reshape(x, (n * h, w, c))
     y = ops.depthwise_conv(y, kernel, strides=stride, padding="valid",
-                           dilation_rate=(1, dilation))
-    _, _, w_out, c_out = ops.shape(y)
-    return ops.reshape(y, (n, h, w_out, c_out))
+                           dilation_rate=dilation)
+    return ops.reshape(y, (n, h) + tuple(ops.shape(y)[1:]))
 
 
 def depthwise_conv_1d(x, kernel, axis, stride, dilation):
@@ -146,15 +144,17 @@ def depthwise_conv_1d(x, kernel, axis, stride, dilation):
     `kernel` has shape `(taps, channels, multiplier)`; output channel
     `c * multiplier + j` is channel `c` filtered by `kernel[:, c, j]`.
 
-    Every pass runs as a depthwise convolution with equal strides on a
-    tensor whose other spatial axis is folded into the batch (a height
-    pass transposes height and width around it). Depthwise kernels with
-    unequal `(s, 1)` strides run on oneDNN, JAX and PyTorch but not on
-    TensorFlow's own CPU and GPU kernels; equal strides run on all of
-    them, so the same ops run on every machine, in eager calls, `fit`,
-    `predict` and exported graphs.
+    Every pass runs as a 1-D depthwise convolution of a tensor whose other
+    spatial axis is folded into the batch (a height pass transposes height
+    and width around it). A 2-D depthwise convolution with `(s, 1)`
+    strides runs on oneDNN, JAX and PyTorch but not on TensorFlow's own
+    CPU and GPU kernels; the 1-D form runs everywhere (TensorFlow runs it
+    as a 2-D one on a height-1 map with equal `(s, s)` strides), with a
+    dynamic image size too, and converts to TFLite and ONNX. So the same
+    ops run on every machine, in eager calls, `fit`, `predict` and
+    exported graphs.
     """
-    k = ops.convert_to_tensor(kernel, x.dtype)[None]  # (1, taps, c, m)
+    k = ops.convert_to_tensor(kernel, x.dtype)  # (taps, c, m)
     if axis == 2:
         return _filter_last_axis(x, k, stride, dilation)
     y = _filter_last_axis(ops.transpose(x, (0, 2, 1, 3)), k, stride,

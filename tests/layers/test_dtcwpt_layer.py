@@ -166,7 +166,8 @@ else:
     jaxpr = jax.make_jaxpr(
         lambda t: model.stateless_call(tv, nv, t, training=True))(x)
     ops_ = sorted(str(e.primitive) for e in jaxpr.jaxpr.eqns)
-    strides = sorted({(1,) + tuple(e.params["window_strides"]) + (1,)
+    strides = sorted({(1, e.params["window_strides"][0],
+                       e.params["window_strides"][-1], 1)
                       for e in jaxpr.jaxpr.eqns
                       if str(e.primitive) == "conv_general_dilated"
                       and e.params["feature_group_count"] > 1})
