@@ -345,14 +345,9 @@ def main(argv=None, **train_kwargs):
     try:
         return int(args.func(args, **train_kwargs) or 0)
     except Exception as exc:
-        from keras_cmod.cli import error_message
+        from keras_cmod.cli import handle_exception
 
-        message = error_message(exc)
-        if message is None:
-            raise
-        print(f"keras-cmod {args.command}: error: {message}",
-              file=sys.stderr)
-        return 2
+        return handle_exception(exc, args.command)
 
 
 if __name__ == "__main__":  # pragma: no cover
