@@ -1,5 +1,7 @@
 """Classifier heads and the argument checks shared by the families."""
 
+import contextlib
+
 import keras
 
 #: Other spellings of the variant values, accepted and mapped to the
@@ -160,6 +162,29 @@ def check_call_size(inputs, min_size, family):
             )
 
 
+@contextlib.contextmanager
+def dtype_policy_scope(dtype):
+    """Makes `dtype` (a policy, its name or its config) the default policy
+    of the layers created inside the block; `None` keeps the global one.
+
+    The families build their graph in `__init__`: a model rebuilt by
+    `from_config` in a process whose global policy differs (a fresh one,
+    float32) must still create every layer with the policy the model was
+    saved with, as a functional model such as `keras.applications.ResNet50`
+    does from its layers' configs. Keras keeps the global policy per thread.
+    """
+    if dtype is None:
+        yield keras.config.dtype_policy()
+        return
+    policy = keras.dtype_policies.get(dtype)
+    saved = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield policy
+    finally:
+        keras.config.set_dtype_policy(saved)
+
+
 class ZooModel(keras.Model):
     """What `AlexNet` and `ResNet` share: their `pretrained_cfg` metadata
     and `from_config` (the config is the constructor's arguments)."""
@@ -178,6 +203,10 @@ class ZooModel(keras.Model):
     def pretrained_cfg(self, value):
         # Kept in __dict__, outside Keras' attribute tracking: metadata.
         self.__dict__["_pretrained_cfg"] = check_pretrained_cfg(value)
+
+    def _dtype_config(self):
+        """The model's dtype policy, as `get_config` saves it."""
+        return keras.dtype_policies.serialize(self.dtype_policy)
 
     @classmethod
     def from_config(cls, config):
