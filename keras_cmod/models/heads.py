@@ -1,7 +1,5 @@
 """Classifier heads and the argument checks shared by the families."""
 
-import contextlib
-
 import keras
 
 #: Other spellings of the variant values, accepted and mapped to the
@@ -162,10 +160,10 @@ def check_call_size(inputs, min_size, family):
             )
 
 
-@contextlib.contextmanager
-def dtype_policy_scope(dtype):
+class dtype_policy_scope:  # noqa: N801 - used like a function
     """Makes `dtype` (a policy, its name or its config) the default policy
-    of the layers created inside the block; `None` keeps the global one.
+    of the layers created inside the `with` block; `None` keeps the global
+    one. `as` gives the policy in force.
 
     The families build their graph in `__init__`: a model rebuilt by
     `from_config` in a process whose global policy differs (a fresh one,
@@ -173,16 +171,23 @@ def dtype_policy_scope(dtype):
     saved with, as a functional model such as `keras.applications.ResNet50`
     does from its layers' configs. Keras keeps the global policy per thread.
     """
-    if dtype is None:
-        yield keras.config.dtype_policy()
-        return
-    policy = keras.dtype_policies.get(dtype)
-    saved = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(policy)
-    try:
-        yield policy
-    finally:
-        keras.config.set_dtype_policy(saved)
+
+    def __init__(self, dtype):
+        self.policy = None if dtype is None else keras.dtype_policies.get(
+            dtype)
+        self._saved = None
+
+    def __enter__(self):
+        self._saved = keras.config.dtype_policy()
+        if self.policy is None:
+            return self._saved
+        keras.config.set_dtype_policy(self.policy)
+        return self.policy
+
+    def __exit__(self, *exc_info):
+        if self.policy is not None:
+            keras.config.set_dtype_policy(self._saved)
+        return False
 
 
 class ZooModel(keras.Model):
