@@ -150,7 +150,10 @@ def add_train_arguments(parser):
                    help="folder holding the ILSVRC2012 tars")
     g.add_argument("--train-split")
     g.add_argument("--val-split", type=_none_or_str,
-                   help="validation split (or folder); 'none' disables")
+                   help="validation split; for folder:DIR a validation "
+                   "folder, or the default 'heldout' (DIR/val if DIR holds "
+                   "train/ and val/, else 10%% of each class); 'none' "
+                   "disables")
 
     g = group("optimisation")
     g.add_argument("--epochs", type=int)
