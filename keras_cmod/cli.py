@@ -24,13 +24,17 @@ and exit status 2, without a traceback:
   file"), named with their file;
 * `zipfile.BadZipFile`, `EOFError` (truncated archives), h5py's own
   exceptions;
-* TensorFlow's `tf.errors.OpError` family (e.g. `InvalidArgumentError` from
-  an image that cannot be decoded), matched by class, without importing
-  TensorFlow here;
 * `KeyError` carrying a sentence (a bare `KeyError('name')` is a bug).
 
-Anything else (`AttributeError`, `RuntimeError`, `IndexError`, ...) is a
-bug and keeps its traceback. `KeyboardInterrupt` exits with status 130.
+Anything else is a bug and keeps its full traceback, with a note saying
+so: `AttributeError`, `RuntimeError`, `IndexError`, and in particular
+TensorFlow's `tf.errors.OpError` family and JAX's `XlaRuntimeError` raised
+inside a model call. A user's bad input is checked, and named in the
+library's own words, before any op runs (an image that cannot be decoded
+is named by the data code as a `ValueError`); an op that fails later is
+ours to fix, and squashing its traceback into one line would make it look
+like a mistake in the command line. `KeyboardInterrupt` exits with status
+130. `handle_exception` is that rule; every entry point uses it.
 """
 
 import argparse
@@ -211,14 +215,6 @@ def _quiet_tensorflow():
 _MAX_MESSAGE = 2000
 
 
-# The parts of a TensorFlow op error that only locate the op in the graph.
-_TF_GRAPH_NOISE = re.compile(
-    r"\[\[[^\]]*\]\]|\[Op:[^\]]*\]|^Graph execution error:\s*"
-    r"|Detected at node \S+ defined at \(most recent call last\):.*?"
-    r"<stack traces unavailable>\s*"
-)
-
-
 def _one_line(text):
     text = " ".join(str(text).split())
     if len(text) > _MAX_MESSAGE:
@@ -230,9 +226,37 @@ def _class_names(exc):
     return [(c.__module__ or "", c.__name__) for c in type(exc).__mro__]
 
 
-def _is_tf_error(exc):
+def _is_tf_op_error(exc):
     return any(module.startswith("tensorflow") and name == "OpError"
                for module, name in _class_names(exc))
+
+
+#: The note a bug's traceback ends with.
+BUG_NOTE = (
+    "keras-cmod {command}: this is an unexpected error, not a problem with "
+    "the command line: it is a bug in keras-cmod (or in a library below "
+    "it). Please report it with this traceback, the command and "
+    "`keras-cmod --version`."
+)
+
+
+def handle_exception(exc, command):
+    """The one rule that turns a command's exception into an exit status.
+
+    An expected failure (see `error_message`) is printed as one line
+    `keras-cmod COMMAND: error: ...` on stderr and gives status 2. Anything
+    else is raised again with a note (`BUG_NOTE`) appended to its
+    traceback, so that Python prints the whole traceback and exits with
+    status 1.
+    """
+    message = error_message(exc)
+    if message is None:
+        note = BUG_NOTE.format(command=command)
+        if note not in getattr(exc, "__notes__", ()):
+            exc.add_note(note)
+        raise exc
+    print(f"keras-cmod {command}: error: {message}", file=sys.stderr)
+    return 2
 
 
 def _is_h5py_error(exc):
@@ -255,8 +279,13 @@ def _os_error_message(exc):
 def error_message(exc):
     """The one-line message of an expected failure, or `None` for a bug.
 
-    See the module docstring for the list of expected failures.
+    See the module docstring for the list of expected failures; a
+    TensorFlow `OpError` is not one of them, even when it subclasses
+    nothing else (it is checked here by name, without importing
+    TensorFlow, so that the rule does not depend on the import order).
     """
+    if _is_tf_op_error(exc):
+        return None
     import zipfile
 
     if isinstance(exc, KeyError):
@@ -264,11 +293,6 @@ def error_message(exc):
         if isinstance(arg, str) and " " in arg.strip():
             return _one_line(arg)
         return None
-    if _is_tf_error(exc):
-        # OpError.message is the op's own message, without the traceback
-        # TensorFlow appends to str().
-        text = " ".join(str(getattr(exc, "message", None) or exc).split())
-        return _one_line(_TF_GRAPH_NOISE.sub("", text).strip() or text)
     if isinstance(exc, OSError):
         return _one_line(_os_error_message(exc))
     if isinstance(exc, (CommandError, ValueError, TypeError,
@@ -345,12 +369,7 @@ def main(argv=None):
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
-        message = error_message(exc)
-        if message is None:
-            raise
-        print(f"keras-cmod {args.command}: error: {message}",
-              file=sys.stderr)
-        return 2
+        return handle_exception(exc, command or "")
     finally:
         undo()
 

@@ -21,9 +21,11 @@ What is measured on what (also printed):
   same kernels; RMax-CMod similarity is the cosine similarity of the two
   outputs on the same grid.
 * Cost: trainable parameters, multiply-accumulates of the first-layer
-  block, its measured forward+backward time on this machine (median of a
-  few runs, noisy), and the paper's analytic per-Gabor-channel ratios
-  (Table III).
+  block on the path that runs (training transforms the three colour
+  planes, inference the luminance image alone; the standard layer is the
+  same in both), its measured forward+backward time on this machine
+  (median of a few runs, noisy), and the paper's analytic
+  per-Gabor-channel ratios (Table III).
 """
 
 import os
@@ -180,9 +182,46 @@ def _trainable(model):
 
 
 def layer1_macs(stems):
+    """MACs per example of each first-layer block, on the training path
+    (what `keras_cmod.evaluation.model_macs` counts)."""
     from keras_cmod.evaluation import model_macs
 
     return {k: int(model_macs(m)["total"]) for k, m in stems.items()}
+
+
+def gabor_macs(gabor, input_shape, training):
+    """MACs per example of a `DTCWPTConv2D` on the path that runs.
+
+    A training call transforms the three colour planes (the backward pass
+    then never runs through the transform); an inference call mixes the
+    colours into one luminance image (3 MACs a pixel) and transforms it
+    alone, a third of the transform and of the 1x1 products.
+    """
+    import inspect
+
+    if "training" in inspect.signature(gabor.macs).parameters:
+        return int(gabor.macs(input_shape, training=training))
+    if training:
+        return int(gabor.macs(input_shape))
+    plan = gabor._lum_parts[0]  # the luminance plan of this build
+    h = input_shape[1] + sum(gabor.padding[0])
+    w = input_shape[2] + sum(gabor.padding[1])
+    oh, ow, cols = gabor.compute_output_shape(input_shape)[1:]
+    return int(plan.macs_per_pixel() * h * w + 3 * h * w
+               + oh * ow * plan.n_maps * cols)
+
+
+def layer1_inference_macs(stems, twins, size):
+    """`layer1_macs` on the inference path: the twins' Gabor channels
+    transform the luminance image only (the standard layer is the same)."""
+    train = layer1_macs(stems)
+    out = {"standard": train["standard"]}
+    for mode, stem in twins.items():
+        pad = stem.gabor_padding
+        shape = (1, size + 2 * pad, size + 2 * pad, 3)
+        out[mode] = (train[mode] - gabor_macs(stem.gabor, shape, True)
+                     + gabor_macs(stem.gabor, shape, False))
+    return out
 
 
 # -- the run --------------------------------------------------------------
@@ -211,6 +250,7 @@ def analyse_family(family, images, batch_size, repeats, log):
         m = zoo.create_model(model_name + suffix, input_shape=(64, 64, 3))
         params_model[key] = _trainable(m)
     macs = layer1_macs(stems)
+    macs_inference = layer1_inference_macs(stems, twins, size)
     timing = {}
     for key, m in stems.items():
         t = evaluation.time_model(m, batch_size=batch_size, repeats=repeats,
@@ -230,6 +270,7 @@ def analyse_family(family, images, batch_size, repeats, log):
         "params_layer1": params_layer1,
         "params_model": params_model,
         "macs_layer1": macs,
+        "macs_layer1_inference": macs_inference,
         "time_fwd_bwd_s": timing,
         "timing_batch_size": batch_size,
         "analytic_table_iii": {
@@ -242,7 +283,8 @@ def analyse_family(family, images, batch_size, repeats, log):
 def format_table(results):
     lines = []
     head = (f"{'first layer':<22}{'params L1':>11}{'params model':>14}"
-            f"{'MMACs L1':>10}{'fwd+bwd ms':>12}{'shift 1-8 px':>14}")
+            f"{'MMACs train':>13}{'MMACs infer':>13}{'fwd+bwd ms':>12}"
+            f"{'shift 1-8 px':>14}")
     for r in results:
         lines.append(f"{r['model']} (Gabor channels: {r['gabor_channels']}, "
                      f"total stride {r['total_stride']})")
@@ -255,9 +297,11 @@ def format_table(results):
             lines.append(
                 f"{label:<22}{r['params_layer1'][key]:>11,}"
                 f"{r['params_model'][key]:>14,}"
-                f"{r['macs_layer1'][key] / 1e6:>10.1f}"
+                f"{r['macs_layer1'][key] / 1e6:>13.1f}"
+                f"{r['macs_layer1_inference'][key] / 1e6:>13.1f}"
                 f"{1e3 * r['time_fwd_bwd_s'][key]:>12.1f}{stab}"
             )
+        lines.append(_macs_line(r))
         lines.append(
             f"RMax-CMod cosine similarity (Gabor channels): "
             f"{r['rmax_cmod_cosine']:.3f}"
@@ -276,6 +320,21 @@ def format_table(results):
         )
         lines.append("")
     return "\n".join(lines)
+
+
+def _macs_line(r):
+    """CMod's MACs against the standard layer it replaces, both paths."""
+    def ratio(which):
+        return r[which]["cmod"] / r[which]["standard"]
+
+    parts = []
+    for which, label in (("macs_layer1", "training"),
+                         ("macs_layer1_inference", "inference")):
+        x = ratio(which)
+        word = "more" if x > 1 else "less"
+        parts.append(f"{label} {x:.2f}x ({word})")
+    return ("MACs of twin CMod / standard conv+maxpool: "
+            + ", ".join(parts))
 
 
 def write_pictures(results, twins_by_family, images, out_dir):
@@ -381,5 +440,8 @@ stable), nearest whole output shift compensated, borders reached by the
 zero padding left out. Gabor channels = single
 DT-CWPT packets (fixed; no training involved). Free channels and the
 standard layer are random (untrained): only their parameters and cost are
-reported. Times are measured on this machine (noisy; compare within the
-run); the analytic ratios are the paper's model (Table III)."""
+reported. MMACs train / infer: multiply-accumulates of a training call
+(the twins' DT-CWPT transforms the three colour planes) and of an
+inference call (the luminance image alone). Times are measured on this
+machine (noisy; compare within the run); the analytic ratios are the
+paper's model (Table III)."""

@@ -4,7 +4,14 @@ import os
 import shlex
 import sys
 
-DEFAULT_OUTPUT = os.path.join("benchmarks", "results", "benchmarks.json")
+#: Where a run writes unless `--output` says otherwise: a folder of the
+#: current directory (git-ignored in a clone), never the source tree.
+DEFAULT_OUTPUT = os.path.join("benchmark_results", "benchmarks.json")
+#: What `--quick` runs unless sections or `--groups` are named: the
+#: training step of resnet18_cmod.cifar10 against resnet18.cifar10, on the
+#: current Keras backend (about a minute on 2 CPU cores, one process; the
+#: whole table, 16 processes, takes about half an hour).
+QUICK_GROUPS = ("train-cifar",)
 
 
 def register(subparsers):
@@ -28,13 +35,17 @@ def register(subparsers):
                    help="machine modes: tensorflow (the kernels this "
                         "machine picks), tensorflow-own (TensorFlow's own "
                         "kernels, as on CPUs without AVX-512), "
-                        "tensorflow-onednn, jax (default: tensorflow jax)")
+                        "tensorflow-onednn, jax (default: tensorflow jax; "
+                        "with --quick, the current Keras backend)")
     p.add_argument("--groups", nargs="+", default=None, metavar="PATTERN",
                    help="only the groups whose id matches (glob), e.g. "
                         "'train-*' or stem-resnet")
     p.add_argument("--quick", action="store_true",
-                   help="small sizes and 2 rounds (tests; ratios not "
-                        "meaningful)")
+                   help="a check that it runs, in about a minute: small "
+                        "sizes, 2 rounds, the group(s) "
+                        f"{', '.join(QUICK_GROUPS)} on the current "
+                        "backend unless sections, --groups or --backend "
+                        "are given (ratios not meaningful)")
     p.add_argument("--repeats", type=int, default=None,
                    help="timed rounds (default 5; quick 2)")
     p.add_argument("--warmup", type=int, default=None,
@@ -93,10 +104,18 @@ def run(args):
     previous = report.load(args.output) if args.merge and os.path.exists(
         args.output) else None
     backends = args.backend or ["tensorflow", "jax"]
+    patterns = args.groups
+    if args.quick:
+        if not args.backend:
+            import keras
+
+            backends = [keras.config.backend()]
+        if not which and not patterns:
+            patterns = list(QUICK_GROUPS)
     command = "keras-cmod benchmark " + shlex.join(
         sys.argv[2:] if sys.argv[1:2] == ["benchmark"] else [])
     result = suite.run_suite(
-        backends=backends, sections=which or None, patterns=args.groups,
+        backends=backends, sections=which or None, patterns=patterns,
         quick=args.quick, repeats=args.repeats, warmup=args.warmup,
         timeout=args.timeout, command=command.strip(), note=args.note,
         previous=previous, batch_scale=args.batch_scale, size=args.size,

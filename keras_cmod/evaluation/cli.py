@@ -177,12 +177,25 @@ def flags_for_parameters(message, table=None):
     `"`num_images` must be ... Received: num_images=0"` becomes
     `"--num-images must be ... Received: --num-images=0"`;
     `allow_small_images=True` becomes `--allow-small-images`.
+    Python calls quoted in the message (`keras_cmod.zoo.load('x',
+    weights='...')`) and command lines in backticks are left as they are:
+    they are already in their own syntax.
     """
     table = PARAMETER_FLAGS if table is None else table
-    for name, flag in table.items():
-        message = re.sub(rf"\b{name}=True\b", flag, message)
-        message = re.sub(rf"`{name}`|\b{name}(?==)", flag, message)
-    return message
+    parts = _CODE.split(message)
+    for i in range(0, len(parts), 2):  # the text between code spans
+        for name, flag in table.items():
+            parts[i] = re.sub(rf"\b{name}=True\b", flag, parts[i])
+            parts[i] = re.sub(rf"`{name}`|\b{name}(?==)", flag, parts[i])
+    return "".join(parts)
+
+
+#: A Python call of the library (one level of nested parentheses) or a
+#: command line in backticks, in a message.
+_CODE = re.compile(
+    r"((?:keras_cmod\.[\w.]+|TrainConfig)\((?:[^()]|\([^()]*\))*\)"
+    r"|`keras-cmod [^`]*`)"
+)
 
 
 def _weights_error(exc, path):

@@ -34,6 +34,7 @@ from keras_cmod.version import __version__
 __all__ = [
     "generate_model_card",
     "read_model_card_metadata",
+    "weights_provenance",
     "normalize_metrics",
     "CITATION_BIBTEX",
     "DEFAULT_SHIFT_PROTOCOL",
@@ -134,6 +135,80 @@ def _known_dataset(spec):
     return _DATASETS.get(flat.replace("/", "")) or _DATASETS.get(flat)
 
 
+def _local_dataset(spec):
+    """The display name of data that is not on the Hub (else None)."""
+    if isinstance(spec, str) and spec.startswith("folder:"):
+        return "local image folder"  # its path stays private
+    if spec == "synthetic":
+        return "synthetic random images"
+    return None
+
+
+def _source_name(source, local=False):
+    """A weights source as a card may show it: a Hub source as it is, a
+    local file by its name only (its folders stay private)."""
+    source = str(source)
+    for prefix in ("local:", "local-dir:"):
+        if source.startswith(prefix):
+            source, local = source[len(prefix):], True
+    if local:
+        name = source.replace("\\", "/").rstrip("/").split("/")[-1]
+        return f"a local file (`{name}`)"
+    return f"`{source}`"
+
+
+def weights_provenance(pretrained_cfg):
+    """What the weights are, from a pretrained config.
+
+    Returns:
+        `(sentence, datasets)`: a sentence for the card (`None` when the
+        config does not record it) and the Hub ids of the data sets the
+        weights were trained on (for the card's `datasets:`). A model built
+        untrained (`pretrained: false`) was trained on nothing, whatever
+        its tag says; a model trained on a local folder or on synthetic
+        data names no Hub data set. A config without the `pretrained` key
+        (written by hand) is taken at its tag's word.
+    """
+    cfg = pretrained_cfg or {}
+    if "pretrained" not in cfg:
+        known = _known_dataset(cfg.get("dataset") or cfg.get("tag") or "")
+        return None, [known[0]] if known else []
+    if not cfg.get("pretrained"):
+        return ("Random initialisation: these weights are untrained (the "
+                "model was built without weights); they have not been "
+                "trained on any data set."), []
+    dataset = cfg.get("dataset")
+    origin = cfg.get("trained_from")
+    if origin == "published weights":
+        name = ".".join(str(p) for p in (cfg.get("architecture"),
+                                         cfg.get("tag")) if p)
+        start = f"Fine-tuned from the published weights of `{name}`"
+    elif origin:  # the trainer's `weights`: a local path
+        start = f"Fine-tuned from {_source_name(origin, local=True)}"
+    elif "trained_from" not in cfg and cfg.get("weights"):
+        start = f"Weights loaded from {_source_name(cfg['weights'])}, trained"
+    else:
+        start = "Trained"
+    classes = cfg.get("num_classes")
+    if isinstance(dataset, str) and dataset.startswith("folder:"):
+        names = cfg.get("label_names") or []
+        listed = ""
+        if names:
+            listed = ": " + ", ".join(str(n) for n in names[:10]) + (
+                ", ..." if len(names) > 10 else "")
+        return (f"{start} on a local image folder of {classes} classes"
+                f"{listed}."), []
+    if dataset == "synthetic":
+        return (f"{start} on synthetic random images: a smoke test, not a "
+                "usable classifier."), []
+    known = _known_dataset(dataset or "")
+    if known:
+        return f"{start} on {known[1]}.", [known[0]]
+    if dataset:
+        return f"{start} on `{dataset}`.", []
+    return (f"{start}; the training data is not recorded."), []
+
+
 def _dataset(spec, pretrained_cfg):
     """(id, name, split, config) of an evaluation data set."""
     split = config = name = None
@@ -149,6 +224,9 @@ def _dataset(spec, pretrained_cfg):
         spec = spec.get("id") or spec.get("type") or name
     if spec is None:
         return None, None, split, config
+    local = _local_dataset(spec)
+    if local:
+        return None, name or local, split, config
     known = _known_dataset(spec)
     if known:
         return known[0], name or known[1], split, config
@@ -235,11 +313,13 @@ def _card_data(cfg, rows, model_name, overrides):
             tags.append(tag)
     datasets = list(overrides.get("datasets") or [])
     if not datasets:
-        ds_id = _dataset(None, cfg)[0]
-        datasets = [ds_id] if ds_id else []
-    for row in rows:
-        if row["dataset_id"] and row["dataset_id"] not in datasets:
-            datasets.append(row["dataset_id"])
+        datasets = weights_provenance(cfg)[1]
+    if "pretrained" not in cfg or cfg.get("pretrained"):
+        # Hand-written configs, and trained weights evaluated on a data
+        # set: listed too. Untrained weights were trained on nothing.
+        for row in rows:
+            if row["dataset_id"] and row["dataset_id"] not in datasets:
+                datasets.append(row["dataset_id"])
     evals = [
         EvalResult(
             task_type="image-classification",
@@ -428,6 +508,9 @@ def generate_model_card(
                 "variants a complex convolution followed by a modulus "
                 "replaces convolution + max pooling (Leterme et al., 2024)."
             )
+    provenance = weights_provenance(cfg)[0]
+    if provenance:
+        description = f"{description}\n\n**Weights:** {provenance}"
     protocol = overrides.get("shift_protocol") or DEFAULT_SHIFT_PROTOCOL
     sections = [
         f"# {model_name}",

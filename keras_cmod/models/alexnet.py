@@ -10,6 +10,7 @@ from keras_cmod.models.heads import (
     check_extra_kwargs,
     check_head_args,
     check_pretrained_cfg,
+    dtype_policy_scope,
 )
 from keras_cmod.models.stems import (
     STEMS,
@@ -129,34 +130,38 @@ class AlexNet(ZooModel):
             num_classes, include_top, pooling, input_shape,
             MIN_INPUT_SIZE[antialias], "AlexNet",
         )
-        inputs = keras.Input(shape=input_shape, name="image")
-        x = apply_stem(inputs, "alexnet", stem, antialias, blur_size,
-                       packet_penalty, name="stem")
-        x = _conv(x, 192, 5, "conv2")
-        x = _pool(x, antialias, blur_size, "pool2")
-        x = _conv(x, 384, 3, "conv3")
-        x = _conv(x, 256, 3, "conv4")
-        x = _conv(x, 256, 3, "conv5")
-        x = _pool(x, antialias, blur_size, "pool5")
-        if include_top:
-            x = AdaptiveAvgPool2D(6, name="avg_pool")(x)
-            x = keras.layers.Flatten(name="flatten")(x)
-            x = keras.layers.Dropout(dropout, name="dropout1")(x)
-            x = _dense(x, 4096, "relu", "fc1")
-            x = keras.layers.Dropout(dropout, name="dropout2")(x)
-            x = _dense(x, 4096, "relu", "fc2")
-            x = keras.layers.Dense(
-                num_classes, activation=classifier_activation,
-                kernel_initializer=torch_default_init(),
-                bias_initializer=torch_bias_init(4096),
-                dtype="float32", name="predictions",
-            )(x)
-        elif pooling == "avg":
-            x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        elif pooling == "max":
-            x = keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
+        with dtype_policy_scope(kwargs.get("dtype")) as policy:
+            inputs = keras.Input(shape=input_shape, name="image")
+            x = apply_stem(inputs, "alexnet", stem, antialias, blur_size,
+                           packet_penalty, name="stem")
+            x = _conv(x, 192, 5, "conv2")
+            x = _pool(x, antialias, blur_size, "pool2")
+            x = _conv(x, 384, 3, "conv3")
+            x = _conv(x, 256, 3, "conv4")
+            x = _conv(x, 256, 3, "conv5")
+            x = _pool(x, antialias, blur_size, "pool5")
+            if include_top:
+                x = AdaptiveAvgPool2D(6, name="avg_pool")(x)
+                x = keras.layers.Flatten(name="flatten")(x)
+                x = keras.layers.Dropout(dropout, name="dropout1")(x)
+                x = _dense(x, 4096, "relu", "fc1")
+                x = keras.layers.Dropout(dropout, name="dropout2")(x)
+                x = _dense(x, 4096, "relu", "fc2")
+                x = keras.layers.Dense(
+                    num_classes, activation=classifier_activation,
+                    kernel_initializer=torch_default_init(),
+                    bias_initializer=torch_bias_init(4096),
+                    dtype="float32", name="predictions",
+                )(x)
+            elif pooling == "avg":
+                x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+            elif pooling == "max":
+                x = keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
         super().__init__(inputs=inputs, outputs=x,
                          name=name or "alexnet", **kwargs)
+        # Functional models ignore `dtype`: the model's own policy is the
+        # one its layers were built with, so that `get_config` saves it.
+        self.dtype_policy = policy
         self.stem = stem
         self.antialias = antialias
         self.blur_size = blur_size
@@ -191,5 +196,6 @@ class AlexNet(ZooModel):
             "pretrained_cfg": self.pretrained_cfg or None,
             "name": self.name,
             "trainable": self.trainable,
+            "dtype": self._dtype_config(),
         }
 

@@ -165,6 +165,36 @@ def _first_tensor(inputs):
     return x
 
 
+class dtype_policy_scope:  # noqa: N801 - used like a function
+    """Makes `dtype` (a policy, its name or its config) the default policy
+    of the layers created inside the `with` block; `None` keeps the global
+    one. `as` gives the policy in force.
+
+    The families build their graph in `__init__`: a model rebuilt by
+    `from_config` in a process whose global policy differs (a fresh one,
+    float32) must still create every layer with the policy the model was
+    saved with, as a functional model such as `keras.applications.ResNet50`
+    does from its layers' configs. Keras keeps the global policy per thread.
+    """
+
+    def __init__(self, dtype):
+        self.policy = None if dtype is None else keras.dtype_policies.get(
+            dtype)
+        self._saved = None
+
+    def __enter__(self):
+        self._saved = keras.config.dtype_policy()
+        if self.policy is None:
+            return self._saved
+        keras.config.set_dtype_policy(self.policy)
+        return self.policy
+
+    def __exit__(self, *exc_info):
+        if self.policy is not None:
+            keras.config.set_dtype_policy(self._saved)
+        return False
+
+
 class ZooModel(keras.Model):
     """What `AlexNet` and `ResNet` share: their `pretrained_cfg` metadata
     and `from_config` (the config is the constructor's arguments)."""
@@ -196,6 +226,10 @@ class ZooModel(keras.Model):
     def pretrained_cfg(self, value):
         # Kept in __dict__, outside Keras' attribute tracking: metadata.
         self.__dict__["_pretrained_cfg"] = check_pretrained_cfg(value)
+
+    def _dtype_config(self):
+        """The model's dtype policy, as `get_config` saves it."""
+        return keras.dtype_policies.serialize(self.dtype_policy)
 
     @classmethod
     def from_config(cls, config):

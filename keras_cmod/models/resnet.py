@@ -11,6 +11,7 @@ from keras_cmod.models.heads import (
     check_extra_kwargs,
     check_head_args,
     check_pretrained_cfg,
+    dtype_policy_scope,
 )
 from keras_cmod.models.stems import (
     ANTIALIAS,
@@ -205,26 +206,30 @@ class ResNet(ZooModel):
             num_classes, include_top, pooling, input_shape, MIN_INPUT_SIZE,
             "ResNet",
         )
-        block_type, stages = DEPTHS[depth]
-        block = (apply_basic_block if block_type == "basic"
-                 else apply_bottleneck_block)
-        inputs = keras.Input(shape=input_shape, name="image")
-        x = apply_stem(inputs, "resnet", stem, antialias, blur_size,
-                       packet_penalty, name="stem")
-        for i, n_blocks in enumerate(stages):
-            filters = 64 * 2**i
-            for j in range(n_blocks):
-                stride = 2 if (j == 0 and i > 0) else 1
-                x = block(x, filters, stride, antialias, blur_size,
-                          f"layer{i + 1}_{j}")
-        outputs = apply_head(
-            x, num_classes, include_top, pooling, classifier_activation,
-            kernel_initializer=torch_default_init(),
-            bias_initializer=torch_bias_init(x.shape[-1]),
-        )
+        with dtype_policy_scope(kwargs.get("dtype")) as policy:
+            block_type, stages = DEPTHS[depth]
+            block = (apply_basic_block if block_type == "basic"
+                     else apply_bottleneck_block)
+            inputs = keras.Input(shape=input_shape, name="image")
+            x = apply_stem(inputs, "resnet", stem, antialias, blur_size,
+                           packet_penalty, name="stem")
+            for i, n_blocks in enumerate(stages):
+                filters = 64 * 2**i
+                for j in range(n_blocks):
+                    stride = 2 if (j == 0 and i > 0) else 1
+                    x = block(x, filters, stride, antialias, blur_size,
+                              f"layer{i + 1}_{j}")
+            outputs = apply_head(
+                x, num_classes, include_top, pooling, classifier_activation,
+                kernel_initializer=torch_default_init(),
+                bias_initializer=torch_bias_init(x.shape[-1]),
+            )
         if name is None:
             name = f"resnet{depth}"
         super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
+        # Functional models ignore `dtype`: the model's own policy is the
+        # one its layers were built with, so that `get_config` saves it.
+        self.dtype_policy = policy
         self.depth = depth
         self.stem = stem
         self.antialias = antialias
@@ -260,5 +265,6 @@ class ResNet(ZooModel):
             "pretrained_cfg": self.pretrained_cfg or None,
             "name": self.name,
             "trainable": self.trainable,
+            "dtype": self._dtype_config(),
         }
 

@@ -29,6 +29,7 @@ from keras_cmod.training.config import (
     MIXED_PRECISION,
     STRATEGIES,
     TrainConfig,
+    apply_overrides,
     list_recipes,
     load_recipe,
 )
@@ -149,7 +150,10 @@ def add_train_arguments(parser):
                    help="folder holding the ILSVRC2012 tars")
     g.add_argument("--train-split")
     g.add_argument("--val-split", type=_none_or_str,
-                   help="validation split (or folder); 'none' disables")
+                   help="validation split; for folder:DIR a validation "
+                   "folder, or the default 'heldout' (DIR/val if DIR holds "
+                   "train/ and val/, else 10%% of each class); 'none' "
+                   "disables")
 
     g = group("optimisation")
     g.add_argument("--epochs", type=int)
@@ -198,15 +202,23 @@ def _load_recipe(recipe):
 def config_from_args(args):
     """The `TrainConfig` of parsed arguments (recipe < flags < --set)."""
     recipe = getattr(args, "recipe", None)
-    cfg = _load_recipe(recipe) if recipe else TrainConfig()
-    values = cfg.to_dict()
+    values = _load_recipe(recipe).to_dict() if recipe else {}
     # Flags that were not given are absent (default=SUPPRESS), so an
     # explicit `--val-split none` can set a field to None.
     for dest, field in {**_FLAG_FIELDS, **_BOOL_FLAGS}.items():
         if hasattr(args, dest):
             values[field] = getattr(args, dest)
-    cfg = TrainConfig.from_dict(values, source=recipe)
-    return cfg.with_overrides(getattr(args, "overrides", ()))
+    overrides = getattr(args, "overrides", ())
+    # Validated once, with `--set` applied: a field that only makes sense
+    # with another (`val_split` with `dataset`) is judged on the result.
+    values = apply_overrides(values, overrides)
+    source = "--set" if overrides else recipe
+    if recipe:
+        return TrainConfig.from_dict(values, source=source)
+    # No recipe: the defaults that suit the data and the start (a folder,
+    # a fine-tune), under what was given.
+    values.update(TrainConfig.defaults_for(values))
+    return TrainConfig.from_dict(values, source=source)
 
 
 #: Files in which a run folder may keep its training config.
@@ -345,14 +357,9 @@ def main(argv=None, **train_kwargs):
     try:
         return int(args.func(args, **train_kwargs) or 0)
     except Exception as exc:
-        from keras_cmod.cli import error_message
+        from keras_cmod.cli import handle_exception
 
-        message = error_message(exc)
-        if message is None:
-            raise
-        print(f"keras-cmod {args.command}: error: {message}",
-              file=sys.stderr)
-        return 2
+        return handle_exception(exc, args.command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -38,6 +38,9 @@ import pathlib
 
 __all__ = [
     "DATASET_NAMES",
+    "FINETUNE_DEFAULTS",
+    "FOLDER_DEFAULTS",
+    "FOLDER_HELDOUT_FRACTION",
     "LR_SCHEDULES",
     "MIXED_PRECISION",
     "STRATEGIES",
@@ -45,6 +48,7 @@ __all__ = [
     "find_recipe",
     "list_recipes",
     "load_recipe",
+    "apply_overrides",
     "parse_overrides",
     "recipe_dirs",
 ]
@@ -54,6 +58,19 @@ MIXED_PRECISION = (None, "float16", "bfloat16")
 LR_SCHEDULES = ("step", "constant")
 DATASET_NAMES = ("cifar10", "imagenet2012", "synthetic")
 FOLDER_PREFIX = "folder:"
+#: Fraction of each class of a `folder:` dataset held out for validation
+#: (`val_split="heldout"`, the default), when the folder has no `val/`.
+FOLDER_HELDOUT_FRACTION = 0.1
+#: Defaults of a run on a `folder:` dataset (`TrainConfig.create`): a
+#: small set of images, often a fine-tune. The paper's ImageNet/CIFAR
+#: settings (lr 0.1, batch 256, 300 epochs) diverge or cannot make one step
+#: there.
+FOLDER_DEFAULTS = {"learning_rate": 0.01, "batch_size": 32, "epochs": 30,
+                   "lr_step_epochs": 10}
+#: Defaults of a fine-tune (`weights` or `pretrained` given): a learning
+#: rate that keeps what the weights learned (at 0.1, a ResNet-18 fine-tuned
+#: on a 3-class folder reached a validation loss of 2e7 after one epoch).
+FINETUNE_DEFAULTS = {"learning_rate": 0.001}
 
 # Fields that may differ between the saved config of a run and the config
 # of the command that resumes it (they do not change what is computed).
@@ -90,8 +107,14 @@ class TrainConfig:
             sub-folder per class) or `"synthetic"` (random images of the
             model's input size: smoke tests and benchmarks).
         train_split / val_split: TFDS splits (or the paper's `"heldout"` /
-            `"train_minus_heldout"`); for `folder:` the validation split is
-            another folder path; `None` disables validation.
+            `"train_minus_heldout"`); `None` disables validation. For
+            `folder:DIR`, `val_split` is `"heldout"` (the default: `DIR/val`
+            when DIR holds `train/` and `val/` sub-folders, else
+            `FOLDER_HELDOUT_FRACTION` of each class's images, picked by
+            `seed` and left out of training), the path of a validation
+            folder (the same class sub-folders), or `None`; `train_split`
+            is not used (the training images are the rest of DIR, or
+            `DIR/train`).
         data_dir / manual_dir: TFDS data directory; ImageNet tars folder.
         download: let TFDS prepare a missing dataset.
         synthetic_train_size / synthetic_val_size: examples of `synthetic`.
@@ -175,6 +198,39 @@ class TrainConfig:
         return tuple(f.name for f in dataclasses.fields(cls))
 
     @classmethod
+    def create(cls, **fields):
+        """A validated config from the fields given; the others take the
+        defaults that suit the run.
+
+        Those are the class defaults (the paper's CIFAR-10 protocol), with
+        `FOLDER_DEFAULTS` for a `folder:` dataset and `FINETUNE_DEFAULTS`
+        when `weights` or `pretrained` is given: fields given explicitly
+        always win. `keras-cmod train` without `--recipe` builds its
+        config this way.
+
+        Example:
+
+        >>> cfg = keras_cmod.training.TrainConfig.create(
+        ...     dataset="folder:/data/flowers", weights="base.weights.h5")
+        >>> cfg.learning_rate, cfg.batch_size
+        (0.001, 32)
+        """
+        values = dict(cls.defaults_for(fields))
+        values.update(fields)
+        return cls.from_dict(values)
+
+    @classmethod
+    def defaults_for(cls, fields):
+        """The defaults `create` applies for the given fields (a dict)."""
+        out = {}
+        dataset = fields.get("dataset")
+        if isinstance(dataset, str) and dataset.startswith(FOLDER_PREFIX):
+            out.update(FOLDER_DEFAULTS)
+        if fields.get("weights") or fields.get("pretrained"):
+            out.update(FINETUNE_DEFAULTS)
+        return {k: v for k, v in out.items() if k not in fields}
+
+    @classmethod
     def from_dict(cls, values, source=None):
         """Builds and validates a config; unknown keys raise `ValueError`.
 
@@ -249,19 +305,7 @@ class TrainConfig:
 
     def with_overrides(self, overrides):
         """Applies `["key=value", ...]` (see `parse_overrides`)."""
-        values = self.to_dict()
-        for key, value in parse_overrides(overrides):
-            if "." in key:
-                field, _, sub = key.partition(".")
-                if field != "model_kwargs":
-                    raise ValueError(
-                        "Dotted keys are only allowed in model_kwargs "
-                        f"(e.g. model_kwargs.packet_penalty). Received: {key}"
-                    )
-                values["model_kwargs"] = dict(values["model_kwargs"] or {})
-                values["model_kwargs"][sub] = value
-            else:
-                values[key] = value
+        values = apply_overrides(self.to_dict(), overrides)
         return type(self).from_dict(values, source="--set")
 
     def differences(self, other):
@@ -343,16 +387,6 @@ class TrainConfig:
             fail("dataset", "'folder:' followed by a path")
         check_str("train_split")
         check_str("val_split", optional=True)
-        if self.folder is not None and self.val_split in (
-            "heldout", "val", "train_minus_heldout"
-        ):
-            raise ValueError(
-                "Invalid training config: for a 'folder:' dataset, "
-                "`val_split` is the path of a validation folder (same class "
-                "sub-folders) or null (no validation); held-out splits are "
-                f"defined for TFDS datasets only. Received: "
-                f"val_split={self.val_split!r}"
-            )
         check_str("data_dir", optional=True)
         check_str("manual_dir", optional=True)
         check_int("synthetic_train_size", 1)
@@ -385,6 +419,18 @@ class TrainConfig:
         check_int("eval_every_epochs", 1)
         if not isinstance(self.notes, str):
             fail("notes", "a string")
+        # Checked last: a field that is wrong on its own is named first.
+        if self.folder is not None and self.val_split in (
+            "val", "train_minus_heldout", "train"
+        ):
+            raise ValueError(
+                "Invalid training config: for a 'folder:' dataset, "
+                "`val_split` is 'heldout' (the default: DIR/val if it "
+                "exists, else a held-out "
+                f"{FOLDER_HELDOUT_FRACTION:.0%} of each class), the path of "
+                "a validation folder (same class sub-folders) or null (no "
+                f"validation). Received: val_split={self.val_split!r}"
+            )
         return self
 
     # ------------------------------------------------------------- helpers
@@ -406,6 +452,29 @@ def _coerce(key, value):
     if isinstance(value, tuple):
         return list(value)
     return value
+
+
+def apply_overrides(values, overrides):
+    """`values` (a dict of fields) with `["key=value", ...]` applied.
+
+    Nothing is validated here: the caller builds the config from the
+    result, so that fields checked together (e.g. `dataset` and
+    `val_split`) are checked once all of them are set.
+    """
+    values = dict(values)
+    for key, value in parse_overrides(overrides):
+        if "." in key:
+            field, _, sub = key.partition(".")
+            if field != "model_kwargs":
+                raise ValueError(
+                    "Dotted keys are only allowed in model_kwargs "
+                    f"(e.g. model_kwargs.packet_penalty). Received: {key}"
+                )
+            values["model_kwargs"] = dict(values.get("model_kwargs") or {})
+            values["model_kwargs"][sub] = value
+        else:
+            values[key] = value
+    return values
 
 
 def parse_overrides(overrides):

@@ -23,15 +23,21 @@ examples whose label is set to `-1` (ignored by the metrics), so every
 replica of every worker runs the same number of steps.
 """
 
+import collections
 import math
+import os
 
+import numpy as np
 import tensorflow as tf
 
 from keras_cmod import data as kdata
 from keras_cmod.data import datasets as kdatasets
+from keras_cmod.training.config import FOLDER_HELDOUT_FRACTION
 
 __all__ = [
     "DataSource",
+    "FolderSplits",
+    "folder_splits",
     "open_source",
     "make_train_dataset_fn",
     "make_eval_dataset_fn",
@@ -119,13 +125,111 @@ def _tfds_source(cfg, split, training):
     return DataSource("tfds", count, NUM_CLASSES[name], read)
 
 
-def _folder_source(path, check_images="header"):
-    files, _, classes = kdata.list_image_folder(path, check_images)
+#: The images of a `folder:` dataset: `train` and `val` are
+#: `(files, labels)` (`val` is `None` without validation), `classes` the
+#: class names, `how` where the validation images come from (in words).
+FolderSplits = collections.namedtuple(
+    "FolderSplits", ["train", "val", "classes", "how"])
 
+#: Sub-folder names of a folder laid out as `train/` + `val/`.
+_TRAIN_DIRS = ("train",)
+_VAL_DIRS = ("val", "validation")
+
+
+def _split_layout(root):
+    """`(train_dir, val_dir)` when `root` holds `train/` and `val/`
+    (optionally `test/`) instead of class folders, else `None`."""
+    try:
+        names = {e.name for e in os.scandir(root)
+                 if e.is_dir() and not e.name.startswith(".")}
+    except OSError:
+        return None
+    val = [n for n in _VAL_DIRS if n in names]
+    if "train" not in names or not val or not names <= {
+        *_TRAIN_DIRS, *_VAL_DIRS, "test"
+    }:
+        return None
+    return os.path.join(root, "train"), os.path.join(root, val[0])
+
+
+def _hold_out(files, labels, num_classes, seed):
+    """Splits each class: `FOLDER_HELDOUT_FRACTION` of it (at least one
+    image of a class that has two) for validation, picked by `seed`."""
+    files, labels = np.asarray(files, object), np.asarray(labels)
+    rng = np.random.RandomState(seed)
+    held = np.zeros(len(files), bool)
+    for c in range(num_classes):
+        members = np.flatnonzero(labels == c)
+        if len(members) < 2:
+            continue
+        n = max(1, int(round(FOLDER_HELDOUT_FRACTION * len(members))))
+        held[rng.permutation(members)[:n]] = True
+    return ((files[~held].tolist(), labels[~held].tolist()),
+            (files[held].tolist(), labels[held].tolist()))
+
+
+def folder_splits(cfg, check_images="header"):
+    """The training and validation images of a `folder:` dataset.
+
+    `cfg.val_split` decides (see `TrainConfig`): `"heldout"` uses `DIR/val`
+    when DIR is laid out as `train/` + `val/`, else holds out
+    `FOLDER_HELDOUT_FRACTION` of each class (picked by `cfg.seed`, the same
+    images on every run and resume); a path names a validation folder;
+    `None` trains on everything.
+
+    Raises:
+        FileNotFoundError: a folder that does not exist.
+        ValueError: fewer than 2 classes, a validation folder with other
+            classes, nothing to hold out, or unreadable images (named).
+    """
+    root = cfg.folder
+    layout = _split_layout(root)
+    train_dir = layout[0] if layout else root
+    files, labels, classes = kdata.list_image_folder(train_dir, check_images)
+    if len(classes) < 2:
+        raise ValueError(
+            f"The image folder {train_dir!r} has {len(classes)} class "
+            f"sub-folder(s) ({classes}): classification needs at least 2 "
+            "(with one class the loss is always 0)."
+        )
+    val_split = cfg.val_split
+    if val_split is None:
+        return FolderSplits((files, labels), None, classes,
+                            "no validation")
+    if val_split == "heldout" and layout is None:
+        train, val = _hold_out(files, labels, len(classes), cfg.seed)
+        if not val[0]:
+            raise ValueError(
+                f"The image folder {root!r} has one image per class: "
+                "nothing can be held out for validation. Add images, give "
+                "a validation folder (--val-split DIR) or train without "
+                "validation (--val-split none)."
+            )
+        return FolderSplits(train, val, classes,
+                            f"{len(val[0])} images held out of {root} "
+                            f"({FOLDER_HELDOUT_FRACTION:.0%} of each class, "
+                            f"seed {cfg.seed})")
+    val_dir = layout[1] if val_split == "heldout" else val_split
+    val_files, val_labels, val_classes = kdata.list_image_folder(
+        val_dir, check_images)
+    if val_classes != classes:
+        raise ValueError(
+            f"The validation folder {val_dir!r} has classes "
+            f"{val_classes[:5]}..., the training folder {train_dir!r} "
+            f"{classes[:5]}...: they must be the same."
+        )
+    return FolderSplits((files, labels), (val_files, val_labels), classes,
+                        f"the folder {val_dir}")
+
+
+def _files_source(files, labels, num_classes):
     def read(seed):
-        return kdata.image_folder(path, decode=False, check_images="none")
+        ds = tf.data.Dataset.from_tensor_slices(
+            (tf.constant(files, tf.string), tf.constant(labels, tf.int64)))
+        return ds.map(lambda f, label: (tf.io.read_file(f), label),
+                      num_parallel_calls=AUTOTUNE)
 
-    return DataSource("folder", len(files), len(classes), read)
+    return DataSource("folder", len(files), num_classes, read)
 
 
 def _synthetic_source(num_examples, input_size, num_classes, seed):
@@ -160,8 +264,8 @@ def open_source(cfg, split, training, input_size=None, num_classes=None):
 
     Args:
         cfg: a `TrainConfig`.
-        split: the split name (TFDS), folder path (`folder:`) or anything
-            for `synthetic`.
+        split: the split name (TFDS); for `folder:` and `synthetic` only
+            `training` matters (see `folder_splits`).
         training: bool, the training split (reshuffled per epoch).
         input_size: `(H, W, C)` of synthetic images.
         num_classes: classes of synthetic labels.
@@ -174,7 +278,9 @@ def open_source(cfg, split, training, input_size=None, num_classes=None):
         seed = cfg.seed * 2 + (0 if training else 1_000_003)
         return _synthetic_source(size, input_size, num_classes or 10, seed)
     if cfg.folder is not None:
-        return _folder_source(cfg.folder if training else split)
+        splits = folder_splits(cfg, "none")  # checked by the trainer
+        files, labels = splits.train if training else splits.val
+        return _files_source(files, labels, len(splits.classes))
     return _tfds_source(cfg, split, training)
 
 

@@ -224,21 +224,7 @@ def _dataset_classes(cfg):
     if cfg.dataset == "imagenet2012":
         return 1000
     if cfg.folder is not None:
-        _, _, classes = list_image_folder(cfg.folder, "header")
-        if len(classes) < 2:
-            raise ValueError(
-                f"The image folder {cfg.folder!r} has {len(classes)} class "
-                f"sub-folder(s) ({classes}): classification needs at least "
-                "2 (with one class the loss is always 0)."
-            )
-        if cfg.val_split:
-            _, _, val_classes = list_image_folder(cfg.val_split, "header")
-            if val_classes != classes:
-                raise ValueError(
-                    f"The validation folder {cfg.val_split!r} has classes "
-                    f"{val_classes[:5]}..., the training folder "
-                    f"{classes[:5]}...: they must be the same."
-                )
+        classes = inputs.folder_splits(cfg, "header").classes
         return len(classes)
     return None
 
@@ -252,8 +238,9 @@ def _preflight(cfg, model_fn):
         if cfg.pretrained and not registry_cfg.has_weights:
             raise ValueError(
                 f"pretrained=True but no weights are published for "
-                f"{registry_cfg.name!r}; pass weights=PATH to start from a "
-                "local checkpoint instead."
+                f"{registry_cfg.name!r}; start from a local checkpoint "
+                "instead: `--weights PATH` on the command line, "
+                "TrainConfig(weights=PATH) in Python."
             )
     if model_fn is not None and (cfg.weights or cfg.pretrained):
         raise ValueError(
@@ -351,11 +338,11 @@ def _run_pretrained_cfg(cfg, model):
     """The trained model's metadata: its classes and where they come from."""
     out = dict(getattr(model, "pretrained_cfg", None) or {})
     if cfg.folder is not None:
-        _, _, classes = list_image_folder(cfg.folder, None)
+        classes = inputs.folder_splits(cfg, "none").classes
         n = getattr(model, "num_classes", None)
         out.update(dataset=cfg.dataset,
                    label_names=classes if len(classes) == n else None)
-    elif cfg.dataset in ("cifar10", "imagenet2012"):
+    else:  # what the weights were trained on, whatever the tag says
         out["dataset"] = cfg.dataset
     out.update(weights=None, pretrained=True, trained_from=(
         cfg.weights or ("published weights" if cfg.pretrained else None)))
@@ -586,6 +573,8 @@ class _Run:
             "train_examples": self.train_src.num_examples,
             "val_examples": (self.val_src.num_examples if self.val_src
                              else None),
+            "validation": (inputs.folder_splits(cfg, "none").how
+                           if cfg.folder is not None else cfg.val_split),
             "num_classes": self.num_classes,
             "data_config": {k: (list(v) if isinstance(v, tuple) else v)
                             for k, v in self.data_config.items()},

@@ -209,8 +209,11 @@ def no_weights_error(cfg):
         f"keras_cmod.zoo.create_model({name!r}); (2) train it: `keras-cmod "
         f"train --model {name} ...`; (3) import a PyTorch checkpoint "
         "(torchvision or the paper's code) with `keras-cmod convert "
-        f"CHECKPOINT {name} OUT`; or (4) pass local weights with "
-        f"keras_cmod.zoo.load({name!r}, weights='path/to/model.weights.h5')."
+        f"CHECKPOINT {name} OUT`; or (4) start from local weights: "
+        "`--weights path/to/model.weights.h5` on the command line "
+        "(`keras-cmod evaluate`, `keras-cmod train`), "
+        f"keras_cmod.zoo.load({name!r}, weights='path/to/model.weights.h5') "
+        "in Python."
     )
 
 

@@ -60,7 +60,7 @@ def test_unknown_fields_are_refused_with_a_hint():
         ({"lr_schedule": "cosine"}, "lr_schedule"),
         ({"pretrained": True, "weights": "w.h5"}, "either"),
         ({"grad_accum_steps": 0}, "grad_accum_steps"),
-        ({"dataset": "folder:/data/x", "val_split": "heldout"},
+        ({"dataset": "folder:/data/x", "val_split": "train_minus_heldout"},
          "validation folder"),
     ],
 )
