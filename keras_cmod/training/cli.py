@@ -25,6 +25,7 @@ import shutil
 import sys
 
 from keras_cmod import _atomic
+from keras_cmod.training.runlock import RunInUseError
 from keras_cmod.training.config import (
     MIXED_PRECISION,
     STRATEGIES,
@@ -319,6 +320,8 @@ def run_train(args, **train_kwargs):
     except FloatingPointError as err:  # diverged: say where to resume from
         print(f"keras-cmod train: error: {err}", file=sys.stderr)
         return 1
+    except RunInUseError:
+        raise  # the folder is another process's: leave it alone
     except BaseException:
         if created is not None and os.path.isdir(created) and (
             not _has_checkpoint(output)

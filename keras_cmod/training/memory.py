@@ -1,0 +1,195 @@
+"""Does one training step fit in memory? A cheap estimate, before the run.
+
+A training step holds the batch's input and, for the gradient, the output
+of every layer of the forward pass. `step_bytes` adds them up from the
+built model's layer output shapes (per example, times the per-replica
+batch); the real need is higher (gradients, workspace), so this is a lower
+bound: a batch refused on it cannot fit.
+
+`check_batch_fits` compares that with the memory available on the host
+(`MemAvailable` of /proc/meminfo, the cgroup limit if lower): the input
+pipeline always holds the batch in host memory, and without an
+accelerator the activations live there too. An accelerator's memory is
+not known before allocating on it; its failure (TensorFlow's
+`ResourceExhaustedError`, or "Cannot parse tensor from proto" when a
+tensor is too large to serialise) is translated by `out_of_memory_error`.
+"""
+
+import math
+import os
+
+__all__ = [
+    "BatchMemoryError",
+    "available_host_bytes",
+    "check_batch_fits",
+    "is_out_of_memory",
+    "out_of_memory_error",
+    "step_bytes",
+]
+
+
+class BatchMemoryError(ValueError, MemoryError):
+    """The training batch does not fit in memory."""
+
+
+def _gib(n):
+    if n >= 1 << 40:
+        return f"{n / (1 << 40):.1f} TiB"
+    if n >= 1 << 30:
+        return f"{n / (1 << 30):.1f} GiB"
+    return f"{n / (1 << 20):.0f} MiB"
+
+
+def _read_int(path):
+    try:
+        with open(path) as f:
+            text = f.read().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def available_host_bytes():
+    """Memory this process can still get on the host, or `None`."""
+    found = []
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    found.append(int(line.split()[1]) * 1024)
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    if not found:
+        try:
+            found.append(os.sysconf("SC_AVPHYS_PAGES")
+                         * os.sysconf("SC_PAGE_SIZE"))
+        except (ValueError, OSError, AttributeError):
+            pass
+    # A container's limit (cgroup v2, then v1), when it is lower.
+    for limit, usage in (
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+        ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+         "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+    ):
+        cap, used = _read_int(limit), _read_int(usage)
+        if cap is not None and used is not None and cap < 1 << 60:
+            found.append(max(cap - used, 0))
+            break
+    return min(found) if found else None
+
+
+def _elements(shape):
+    dims = list(shape)[1:]
+    if any(d is None for d in dims):
+        return 0
+    return math.prod(int(d) for d in dims)
+
+
+def _outputs(layer):
+    try:
+        out = layer.output
+    except (AttributeError, ValueError, RuntimeError):
+        return []
+    return list(out) if isinstance(out, (list, tuple)) else [out]
+
+
+def _activation_elements(model, seen=None):
+    seen = set() if seen is None else seen
+    total = 0
+    for layer in getattr(model, "layers", []):
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        if getattr(layer, "layers", None):
+            total += _activation_elements(layer, seen)
+            continue
+        for out in _outputs(layer):
+            shape = getattr(out, "shape", None)
+            if shape is not None:
+                total += _elements(shape)
+    return total
+
+
+def step_bytes(model, per_replica_batch, dtype_bytes=4):
+    """`(input bytes, activation bytes)` of one replica's batch.
+
+    The input is float32 (the pipeline's output); activations count
+    `dtype_bytes` per value (2 under mixed precision).
+    """
+    input_elements = sum(_elements(t.shape) for t in model.inputs)
+    activations = _activation_elements(model)
+    return (int(per_replica_batch) * input_elements * 4,
+            int(per_replica_batch) * activations * int(dtype_bytes))
+
+
+def _describe(batch_size, input_shape, input_bytes, activation_bytes,
+              available=None, where="memory"):
+    size = "x".join(str(d) for d in input_shape if d is not None)
+    text = (f"batch_size={batch_size} (--batch-size) does not fit in "
+            f"{where}: one training step on {size} images needs at least "
+            f"{_gib(input_bytes + activation_bytes)} (input "
+            f"{_gib(input_bytes)} + activations kept for the gradient "
+            f"{_gib(activation_bytes)})")
+    if available is not None:
+        text += f", and {_gib(available)} is available"
+    return text + (". Lower --batch-size (--grad-accum N keeps the "
+                   "effective batch: N smaller batches per step).")
+
+
+def check_batch_fits(model, batch_size, per_replica_batch, local_replicas,
+                     on_accelerator, dtype_bytes=4, available=None):
+    """Raises `BatchMemoryError` if a step surely cannot fit on the host.
+
+    Args:
+        model: the built model.
+        batch_size: the global batch (for the message).
+        per_replica_batch: examples per replica and pass.
+        local_replicas: replicas of this process.
+        on_accelerator: activations live on an accelerator (not checked).
+        dtype_bytes: bytes per activation value.
+        available: host bytes available (default: measured).
+
+    Returns:
+        `(input bytes, activation bytes, available)` per replica (for
+        `out_of_memory_error`).
+    """
+    input_bytes, activation_bytes = step_bytes(model, per_replica_batch,
+                                               dtype_bytes)
+    available = available_host_bytes() if available is None else available
+    if available is not None:
+        host = input_bytes * local_replicas
+        if not on_accelerator:
+            host += activation_bytes * local_replicas
+        if host > available:
+            raise BatchMemoryError(_describe(
+                batch_size, tuple(model.inputs[0].shape[1:]),
+                input_bytes * local_replicas,
+                activation_bytes * local_replicas, available))
+    return input_bytes, activation_bytes, available
+
+
+_OOM_TEXTS = ("Cannot parse tensor from proto", "OOM when allocating",
+              "out of memory", "Out of memory", "ResourceExhausted")
+
+
+def is_out_of_memory(err):
+    """True for TensorFlow's ways of saying that memory ran out."""
+    names = {c.__name__ for c in type(err).__mro__}
+    if "ResourceExhaustedError" in names or isinstance(err, MemoryError):
+        return True
+    text = str(getattr(err, "message", None) or err)
+    return any(t in text for t in _OOM_TEXTS)
+
+
+def out_of_memory_error(err, model, batch_size, per_replica_batch,
+                        dtype_bytes=4):
+    """The `BatchMemoryError` of a TensorFlow out-of-memory failure."""
+    input_bytes, activation_bytes = step_bytes(model, per_replica_batch,
+                                               dtype_bytes)
+    text = _describe(batch_size, tuple(model.inputs[0].shape[1:]),
+                     input_bytes, activation_bytes,
+                     where="memory (per replica)")
+    first = " ".join(str(getattr(err, "message", None) or err).split())
+    return BatchMemoryError(
+        f"{text} TensorFlow: {type(err).__name__}: {first[:200]}")
