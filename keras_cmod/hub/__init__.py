@@ -38,6 +38,7 @@ from keras_cmod.hub.errors import (
     HubNotFoundError,
     HubRepositoryNotFoundError,
     HubRevisionNotFoundError,
+    HubTimeoutError,
     InvalidRepoIdError,
     UnsafeFileError,
 )
@@ -72,6 +73,7 @@ __all__ = [
     "HubNotFoundError",
     "HubRepositoryNotFoundError",
     "HubRevisionNotFoundError",
+    "HubTimeoutError",
     "InvalidRepoIdError",
     "Source",
     "UnsafeFileError",
