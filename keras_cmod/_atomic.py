@@ -73,14 +73,16 @@ def _errno_of(exc):
 def disk_full_error(exc, path, what=None):
     """An `OSError` (errno kept) naming `path`, for a disk-full `exc`."""
     code = _errno_of(exc)
-    reason = {errno.EFBIG: "File too large (a file-size limit was "
-                           "reached)"}.get(code, os.strerror(code))
-    path = os.fspath(path)
+    if code == errno.EFBIG:
+        reason = "File too large (a file-size limit was reached)"
+        fix = "Raise the limit (ulimit -f) or write elsewhere"
+    else:
+        reason = os.strerror(code)
+        fix = "Free some space and try again"
     what = f"writing {what}" if what else "writing"
-    err = OSError(code, f"{reason} while {what}; nothing was replaced, the "
-                        "previous file (if any) is intact. Free some space "
-                        "and run again", path)
-    return err
+    return OSError(code, f"{reason} while {what}; nothing was replaced, the "
+                         f"previous file (if any) is intact. {fix}",
+                   os.fspath(path))
 
 
 @contextlib.contextmanager

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import pathlib
+import posixpath
 import shutil
 import tempfile
 import uuid
@@ -231,6 +232,38 @@ def _write_card(directory, cfg, model_card, model=None, repo_id=None):
     (pathlib.Path(directory) / README_FILE).write_text(text, encoding="utf-8")
 
 
+def _save_keras_files(model, folder):
+    """`keras.saving.save_model(model, folder, zipped=False)`, by plain writes.
+
+    Keras writes the same files (`config.json`, `metadata.json`,
+    `model.weights.h5`, `assets/`) into a `.keras` archive, building the
+    HDF5 weights in memory; they are unpacked here with Python writes. (When
+    HDF5 itself writes to a disk that fills up, it cannot close the file
+    and the process crashes at exit; a plain write fails with an `OSError`
+    that names the file.)
+    """
+    import zipfile
+
+    import keras
+
+    folder = pathlib.Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    archive = folder / ".model.keras"
+    try:
+        keras.saving.save_model(model, str(archive))
+        with zipfile.ZipFile(archive) as zf:
+            for info in zf.infolist():
+                name = posixpath.normpath(info.filename)
+                if info.is_dir() or name.startswith(("/", "../")):
+                    continue
+                target = folder / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as src, open(target, "wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+    finally:
+        archive.unlink(missing_ok=True)
+
+
 def _replace_dir(src, dst, overwrite):
     """Move the finished `src` into place at `dst` (same file system)."""
     if not dst.exists():
@@ -302,8 +335,6 @@ def save_pretrained(model, directory, *, pretrained_cfg=None, metrics=None,
 
 def _save(model, directory, *, pretrained_cfg, metrics, model_card,
           overwrite, repo_id=None):
-    import keras
-
     directory = pathlib.Path(directory).expanduser().absolute()
     if directory.exists() and (
         not directory.is_dir() or (any(directory.iterdir()) and not overwrite)
@@ -319,7 +350,7 @@ def _save(model, directory, *, pretrained_cfg, metrics, model_card,
     )
     try:
         with naming_disk_errors(directory, "the model folder"):
-            keras.saving.save_model(model, str(tmp), zipped=False)
+            _save_keras_files(model, tmp)
             _check_safe_mode_loadable(tmp)
             own = getattr(model, "pretrained_cfg", None)
             cfg = _build_pretrained_cfg(tmp, own if isinstance(own, dict)
@@ -347,15 +378,13 @@ def write_model_files(model, directory, *, pretrained_cfg=None):
     Returns:
         The list of paths written.
     """
-    import keras
-
     directory = pathlib.Path(directory)
     # `.tmp-<pid>-`: the name a training run removes when a writer died.
     tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".tmp-{os.getpid()}-model-",
                                         dir=directory))
     try:
         with naming_disk_errors(directory / WEIGHTS_FILE, "the model files"):
-            keras.saving.save_model(model, str(tmp), zipped=False)
+            _save_keras_files(model, tmp)
             own = getattr(model, "pretrained_cfg", None)
             cfg = _build_pretrained_cfg(tmp, own if isinstance(own, dict)
                                         else None, pretrained_cfg, None)
