@@ -25,7 +25,6 @@ import shutil
 import sys
 
 from keras_cmod import _atomic
-from keras_cmod.training.runlock import RunInUseError
 from keras_cmod.training.config import (
     MIXED_PRECISION,
     STRATEGIES,
@@ -33,6 +32,7 @@ from keras_cmod.training.config import (
     list_recipes,
     load_recipe,
 )
+from keras_cmod.training.runlock import RunInUseError
 
 __all__ = ["add_train_arguments", "config_from_args", "main", "register",
            "run_train"]

@@ -17,6 +17,7 @@ tensor is too large to serialise) is translated by `out_of_memory_error`.
 
 import math
 import os
+import re
 
 __all__ = [
     "BatchMemoryError",
@@ -33,11 +34,10 @@ class BatchMemoryError(ValueError, MemoryError):
 
 
 def _gib(n):
-    if n >= 1 << 40:
-        return f"{n / (1 << 40):.1f} TiB"
-    if n >= 1 << 30:
-        return f"{n / (1 << 30):.1f} GiB"
-    return f"{n / (1 << 20):.0f} MiB"
+    for unit, shift in (("TiB", 40), ("GiB", 30), ("MiB", 20)):
+        if n >= 1 << shift:
+            return f"{n / (1 << shift):.1f} {unit}"
+    return f"{n / 1024:.1f} KiB"
 
 
 def _read_int(path):
@@ -124,10 +124,10 @@ def step_bytes(model, per_replica_batch, dtype_bytes=4):
 
 
 def _describe(batch_size, input_shape, input_bytes, activation_bytes,
-              available=None, where="memory"):
+              available=None):
     size = "x".join(str(d) for d in input_shape if d is not None)
     text = (f"batch_size={batch_size} (--batch-size) does not fit in "
-            f"{where}: one training step on {size} images needs at least "
+            f"memory: one training step on {size} images needs at least "
             f"{_gib(input_bytes + activation_bytes)} (input "
             f"{_gib(input_bytes)} + activations kept for the gradient "
             f"{_gib(activation_bytes)})")
@@ -182,14 +182,27 @@ def is_out_of_memory(err):
     return any(t in text for t in _OOM_TEXTS)
 
 
+def _tf_reason(err):
+    """The part of TensorFlow's message that says what failed."""
+    text = " ".join(str(getattr(err, "message", None) or err).split())
+    for pattern in (r"OOM when allocating tensor with shape\S*(?: and type "
+                    r"\w+)?", r"Cannot parse tensor from proto[^{]*"):
+        found = re.search(pattern, text)
+        if found:
+            return found.group(0).strip()
+    return text[:200]
+
+
 def out_of_memory_error(err, model, batch_size, per_replica_batch,
                         dtype_bytes=4):
     """The `BatchMemoryError` of a TensorFlow out-of-memory failure."""
     input_bytes, activation_bytes = step_bytes(model, per_replica_batch,
                                                dtype_bytes)
-    text = _describe(batch_size, tuple(model.inputs[0].shape[1:]),
-                     input_bytes, activation_bytes,
-                     where="memory (per replica)")
-    first = " ".join(str(getattr(err, "message", None) or err).split())
     return BatchMemoryError(
-        f"{text} TensorFlow: {type(err).__name__}: {first[:200]}")
+        f"batch_size={batch_size} (--batch-size) does not fit in memory: "
+        f"a training step ran out of memory (TensorFlow: "
+        f"{type(err).__name__}: {_tf_reason(err)}). The model's layer "
+        f"outputs alone take {_gib(input_bytes + activation_bytes)} per "
+        f"replica at this batch. Lower --batch-size (--grad-accum N keeps "
+        "the effective batch: N smaller batches per step)."
+    )

@@ -75,8 +75,7 @@ from keras_cmod import zoo
 from keras_cmod._atomic import naming_disk_errors
 from keras_cmod.data import list_image_folder, resolve_data_config
 from keras_cmod.training import checkpoint as ckpt
-from keras_cmod.training import inputs
-from keras_cmod.training import memory
+from keras_cmod.training import inputs, memory
 from keras_cmod.training import strategy as strategy_lib
 from keras_cmod.training.config import RESUMABLE_CHANGES, TrainConfig
 from keras_cmod.training.optimizers import StepLR, TorchSGD

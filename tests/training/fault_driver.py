@@ -87,7 +87,7 @@ def _arm(where, at):
 
         def save_model(model, filepath, *args, **kwargs):
             real(model, filepath, *args, **kwargs)
-            if ".tmp-" in os.path.basename(str(filepath)):
+            if ".tmp-" in str(filepath):  # in the temporary folder
                 _die()
 
         keras.saving.save_model = save_model
