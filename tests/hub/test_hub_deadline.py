@@ -141,7 +141,7 @@ def _elapsed(fn):
     return time.monotonic() - start, info.value
 
 
-# -- a server that never answers --------------------------------------------
+# -- a server that never answers ----------------------------------------------
 
 
 def test_a_stalled_hub_is_given_up_on_at_the_deadline(hf_cache):
@@ -192,7 +192,7 @@ def test_push_to_a_stalled_hub_is_given_up_on(tmp_path):
     assert "push (creating the repo) to " + REPO in str(err), str(err)
 
 
-# -- a server that answers 500 -------------------------------------------------
+# -- a server that answers 500 ------------------------------------------------
 
 
 def test_a_hub_answering_500_is_named_at_the_deadline(hf_cache):
@@ -233,7 +233,7 @@ def test_a_persistent_500_says_what_the_server_answered(hf_cache):
     assert "Could not reach" not in message
 
 
-# -- progress is not a stall ----------------------------------------------------
+# -- progress is not a stall --------------------------------------------------
 
 
 def test_a_slow_but_steady_download_is_not_cut_off(hf_cache):
@@ -252,7 +252,7 @@ def test_a_slow_but_steady_download_is_not_cut_off(hf_cache):
     np.testing.assert_array_equal(predict(loaded), predict(model))
 
 
-# -- the setting ----------------------------------------------------------------
+# -- the setting --------------------------------------------------------------
 
 
 def test_the_deadline_setting_is_checked(monkeypatch, capsys):

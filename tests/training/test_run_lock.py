@@ -61,7 +61,7 @@ def _hold_lock(folder):
     return proc
 
 
-# -- the lock itself -------------------------------------------------------------
+# -- the lock itself ----------------------------------------------------------
 
 
 def test_a_held_lock_refuses_a_second_holder(tmp_path):
@@ -144,7 +144,7 @@ def test_the_library_trainer_refuses_a_held_folder_and_leaves_it(tmp_path):
     assert sorted(os.listdir(run)) == [LOCK_FILE, "train_config.json"]
 
 
-# -- two train commands on one --output ------------------------------------------
+# -- two train commands on one --output ---------------------------------------
 
 
 @pytest.mark.slow
@@ -178,7 +178,7 @@ def test_a_second_train_on_the_same_output_is_refused(tmp_path):
     assert (run / "model.keras").is_file() and temp_files(run) == []
 
 
-# -- a writer killed during a checkpoint ---------------------------------------------
+# -- a writer killed during a checkpoint --------------------------------------
 
 
 @pytest.mark.slow
