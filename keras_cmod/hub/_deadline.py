@@ -8,8 +8,9 @@ therefore runs under a deadline: `run(fn, ...)` calls `fn` in a daemon
 thread and gives up when the operation has made no progress for `timeout`
 seconds, retries included. Progress is a successful HTTP answer, or bytes
 of its body arriving (read from the network, or written to a download's
-temporary file); an error answer (a 500, say) is not. A download that keeps receiving data is never cut off; a server that
-stalls, or fails every try, is given up on after `timeout` seconds.
+temporary file); an error answer (a 500, say) is not. A download that
+keeps receiving data is never cut off; a server that stalls, or fails
+every try, is given up on after `timeout` seconds.
 
 The deadline is `timeout=` where an API takes it, else the environment
 variable `KERAS_CMOD_HUB_TIMEOUT` (seconds), else `DEFAULT_TIMEOUT` (60 s).
