@@ -14,6 +14,11 @@ model; the model registry (`keras_cmod.zoo`) builds on it.
 - `download(...)`, `resolve_source(...)`, `describe(...)`: the seams used by
   the registry and the command line (`keras-cmod push / pull / info`).
 
+Every Hub request runs under a deadline on time without progress (60 s;
+`timeout=`, or the environment variable `KERAS_CMOD_HUB_TIMEOUT`), after
+which `HubTimeoutError` names the repo, the file and what the server
+answered.
+
 Importing this package imports neither keras nor huggingface_hub.
 """
 

@@ -35,6 +35,12 @@ run folder is therefore a model folder: `zoo.load("local-dir:RUN")`,
 `keras_cmod.training.steps`, the CSV/TensorBoard log in
 `keras_cmod.training.runlog`.
 
+One process writes a run folder at a time: the chief holds an exclusive
+lock on `RUN/.lock` (`keras_cmod.training.runlock`) from the first check
+of the folder to the last write, and removes the temporary files of dead
+writers once it holds it. A batch that surely cannot fit in host memory is
+refused once the model is built (`keras_cmod.training.memory`).
+
 Running the same command again resumes from the latest checkpoint: model
 and optimizer variables (momentum, iteration count, loss scale), dropout
 seed states, epoch and step counters; the input pipeline of the
@@ -423,6 +429,13 @@ def train(config, output_dir, *, model_fn=None, callbacks=(), verbose=1):
             global batch not divisible by the replicas, an unwritable
             output directory, or a run folder holding another config.
         FloatingPointError: the loss became NaN/inf (float32 runs).
+        RunInUseError: (an `OSError`) another process is writing
+            `output_dir`; nothing is touched.
+        BatchMemoryError: (a `ValueError`) the batch does not fit in
+            memory (refused before any batch is made, or TensorFlow ran
+            out of memory in a step).
+        OSError: a full disk, quota or file-size limit, naming the file
+            being written (the previous one is intact).
     """
     cfg = (config if isinstance(config, TrainConfig)
            else TrainConfig.from_dict(dict(config)))
