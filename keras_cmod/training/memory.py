@@ -3,16 +3,18 @@
 A training step holds the batch's input and, for the gradient, the output
 of every layer of the forward pass. `step_bytes` adds them up from the
 built model's layer output shapes (per example, times the per-replica
-batch); the real need is higher (gradients, workspace), so this is a lower
-bound: a batch refused on it cannot fit.
+batch). It is an estimate: gradients and workspace add to it, while some
+layer outputs (reshapes, in-place updates) cost nothing.
 
-`check_batch_fits` compares that with the memory available on the host
-(`MemAvailable` of /proc/meminfo, the cgroup limit if lower): the input
-pipeline always holds the batch in host memory, and without an
-accelerator the activations live there too. An accelerator's memory is
-not known before allocating on it; its failure (TensorFlow's
-`ResourceExhaustedError`, or "Cannot parse tensor from proto" when a
-tensor is too large to serialise) is translated by `out_of_memory_error`.
+`check_batch_fits` compares it with the memory available on the host
+(`MemAvailable` of /proc/meminfo, the cgroup limit if lower) and refuses
+only what surely cannot fit: an input batch larger than the available
+memory, or (without an accelerator, when the activations live on the host
+too) a step estimated at more than twice the available memory. An
+accelerator's memory is not known before allocating on it; its failure
+(TensorFlow's `ResourceExhaustedError`, or "Cannot parse tensor from
+proto" when a tensor cannot be made) is translated by
+`out_of_memory_error`.
 """
 
 import math
@@ -127,7 +129,7 @@ def _describe(batch_size, input_shape, input_bytes, activation_bytes,
               available=None):
     size = "x".join(str(d) for d in input_shape if d is not None)
     text = (f"batch_size={batch_size} (--batch-size) does not fit in "
-            f"memory: one training step on {size} images needs at least "
+            f"memory: one training step on {size} images needs about "
             f"{_gib(input_bytes + activation_bytes)} (input "
             f"{_gib(input_bytes)} + activations kept for the gradient "
             f"{_gib(activation_bytes)})")
@@ -135,6 +137,11 @@ def _describe(batch_size, input_shape, input_bytes, activation_bytes,
         text += f", and {_gib(available)} is available"
     return text + (". Lower --batch-size (--grad-accum N keeps the "
                    "effective batch: N smaller batches per step).")
+
+
+#: How far over the available memory an estimated step must be to be
+#: refused before it runs (the estimate is not a bound).
+_SURELY = 2
 
 
 def check_batch_fits(model, batch_size, per_replica_batch, local_replicas,
@@ -158,10 +165,10 @@ def check_batch_fits(model, batch_size, per_replica_batch, local_replicas,
                                                dtype_bytes)
     available = available_host_bytes() if available is None else available
     if available is not None:
-        host = input_bytes * local_replicas
-        if not on_accelerator:
-            host += activation_bytes * local_replicas
-        if host > available:
+        inputs = input_bytes * local_replicas
+        step = inputs + activation_bytes * local_replicas
+        if inputs > available or (not on_accelerator
+                                  and step > _SURELY * available):
             raise BatchMemoryError(_describe(
                 batch_size, tuple(model.inputs[0].shape[1:]),
                 input_bytes * local_replicas,

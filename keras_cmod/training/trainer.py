@@ -455,7 +455,15 @@ def train(config, output_dir, *, model_fn=None, callbacks=(), verbose=1):
                 shutil.rmtree(run.output_dir, ignore_errors=True)
             raise
         for epoch in range(run.state["epoch"], cfg.epochs):
-            run.train_epoch(epoch)
+            try:
+                run.train_epoch(epoch)
+            except (tf.errors.OpError, MemoryError) as err:
+                # Out of memory outside a step (the input pipeline, the
+                # validation pass): the same message as in a step.
+                if isinstance(err, memory.BatchMemoryError) or (
+                        not memory.is_out_of_memory(err)):
+                    raise
+                raise run._out_of_memory(err) from err
         return run.finish()
     except BaseException:
         _remove_temp_files(run.work_dir)
