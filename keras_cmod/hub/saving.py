@@ -135,7 +135,17 @@ def _files_to_push(src):
                     f"missing from {src}: the folder is incomplete; save it "
                     "again (keras_cmod.hub.save_pretrained)."
                 )
-        verify_files(src, cfg, {}, source=str(src))
+        try:
+            verify_files(src, cfg, {}, source=str(src))
+        except errors.HubIntegrityError as exc:
+            detail = str(exc).split(" The file is corrupt")[0]
+            raise errors.HubIntegrityError(
+                f"Not pushing {src}: its files do not match its manifest "
+                f"({detail}). The folder was left half-written (a save that "
+                "was interrupted) or changed by hand: save it again "
+                "(keras_cmod.hub.save_pretrained, or rerun the training "
+                "command) and push then."
+            ) from None
         names.append(PRETRAINED_CFG_FILE)
     else:
         names = [n for n in _KERAS_FILES if (src / n).is_file()]
