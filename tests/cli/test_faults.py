@@ -183,6 +183,7 @@ def _hog_model_fn(name, num_classes=10, input_shape=None, **kwargs):
     return keras.Model(inputs, outputs, name=name)
 
 
+@pytest.mark.slow
 def test_out_of_memory_in_a_step_names_the_batch(tmp_path, capsys):
     out = tmp_path / "run"
     code = train_cli.main([
