@@ -14,9 +14,15 @@ The file gets the mode a plain `open(path, "w")` would give it,
     write_json(path, obj)
     with atomic_path("model.keras") as tmp:   # for writers that need a name
         model.save(tmp)
+
+A full disk, an exceeded quota or file-size limit (`ENOSPC`, `EDQUOT`,
+`EFBIG`) is re-raised as an `OSError` of the same errno that names the file
+being written and says that the previous file is intact
+(`naming_disk_errors`).
 """
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -24,10 +30,79 @@ import tempfile
 __all__ = [
     "atomic_path",
     "default_mode",
+    "disk_full_error",
+    "is_disk_full",
+    "naming_disk_errors",
     "write_bytes",
     "write_json",
     "write_text",
 ]
+
+#: errno values of "the disk cannot take this file".
+DISK_FULL_ERRNOS = frozenset(
+    code for code in (getattr(errno, "ENOSPC", None),
+                      getattr(errno, "EDQUOT", None),
+                      getattr(errno, "EFBIG", None)) if code is not None
+)
+# Some writers (HDF5, TensorFlow) report the errno only in their text.
+_DISK_FULL_TEXTS = ("no space left on device", "disk quota exceeded",
+                    "file too large", "errno = 28", "errno = 27",
+                    "errno = 122")
+
+
+def is_disk_full(exc):
+    """True for an error of a full disk, quota or file-size limit."""
+    if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, (OSError, RuntimeError)) and any(
+        t in text for t in _DISK_FULL_TEXTS)
+
+
+def _errno_of(exc):
+    if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
+        return exc.errno
+    text = str(exc).lower()
+    if "quota" in text or "errno = 122" in text:
+        return getattr(errno, "EDQUOT", errno.ENOSPC)
+    if "too large" in text or "errno = 27" in text:
+        return errno.EFBIG
+    return errno.ENOSPC
+
+
+def disk_full_error(exc, path, what=None):
+    """An `OSError` (errno kept) naming `path`, for a disk-full `exc`."""
+    code = _errno_of(exc)
+    if code == errno.EFBIG:
+        reason = "File too large (a file-size limit was reached)"
+        fix = "Raise the limit (ulimit -f) or write elsewhere"
+    else:
+        reason = os.strerror(code)
+        fix = "Free some space and try again"
+    what = f"writing {what}" if what else "writing"
+    return OSError(code, f"{reason} while {what}; nothing was replaced, the "
+                         f"previous file (if any) is intact. {fix}",
+                   os.fspath(path))
+
+
+@contextlib.contextmanager
+def naming_disk_errors(path, what=None):
+    """Re-raises a disk-full error inside the block naming `path`.
+
+    The new `OSError` keeps the errno (`ENOSPC`, `EDQUOT` or `EFBIG`), has
+    `path` as its `filename`, and chains the original error.
+    """
+    try:
+        yield
+    except Exception as exc:
+        if not is_disk_full(exc) or (
+            isinstance(exc, OSError) and getattr(exc, "_keras_cmod_named",
+                                                 False)
+        ):
+            raise
+        err = disk_full_error(exc, path, what)
+        err._keras_cmod_named = True
+        raise err from exc
 
 
 def default_mode():
@@ -97,17 +172,18 @@ def atomic_path(path, *, suffix=None, make_dirs=True):
     # The writer gets a free name: some refuse to overwrite a file.
     os.unlink(tmp)
     try:
-        yield tmp
-        if not os.path.exists(tmp):
-            raise FileNotFoundError(
-                f"Nothing was written for {path!r} (expected a file at the "
-                f"temporary path {tmp!r})."
-            )
-        if os.path.isfile(tmp):
-            os.chmod(tmp, default_mode())
-            with open(tmp, "rb") as f:
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
+        with naming_disk_errors(path):
+            yield tmp
+            if not os.path.exists(tmp):
+                raise FileNotFoundError(
+                    f"Nothing was written for {path!r} (expected a file at "
+                    f"the temporary path {tmp!r})."
+                )
+            if os.path.isfile(tmp):
+                os.chmod(tmp, default_mode())
+                with open(tmp, "rb") as f:
+                    os.fsync(f.fileno())
+            os.replace(tmp, path)
     except BaseException:
         _remove(tmp)
         raise
@@ -144,12 +220,13 @@ def write_bytes(path, data, *, make_dirs=True):
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.",
                                suffix=".tmp", dir=folder)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, default_mode())
-        os.replace(tmp, path)
+        with naming_disk_errors(path):
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, default_mode())
+            os.replace(tmp, path)
     except BaseException:
         _remove(tmp)
         raise

@@ -14,6 +14,11 @@ model; the model registry (`keras_cmod.zoo`) builds on it.
 - `download(...)`, `resolve_source(...)`, `describe(...)`: the seams used by
   the registry and the command line (`keras-cmod push / pull / info`).
 
+Every Hub request runs under a deadline on time without progress (60 s;
+`timeout=`, or the environment variable `KERAS_CMOD_HUB_TIMEOUT`), after
+which `HubTimeoutError` names the repo, the file and what the server
+answered.
+
 Importing this package imports neither keras nor huggingface_hub.
 """
 
@@ -38,6 +43,7 @@ from keras_cmod.hub.errors import (
     HubNotFoundError,
     HubRepositoryNotFoundError,
     HubRevisionNotFoundError,
+    HubTimeoutError,
     InvalidRepoIdError,
     UnsafeFileError,
 )
@@ -72,6 +78,7 @@ __all__ = [
     "HubNotFoundError",
     "HubRepositoryNotFoundError",
     "HubRevisionNotFoundError",
+    "HubTimeoutError",
     "InvalidRepoIdError",
     "Source",
     "UnsafeFileError",

@@ -40,6 +40,28 @@ def _run(fn):
         raise new from exc
 
 
+def _seconds(text):
+    import argparse
+
+    from keras_cmod.hub._deadline import resolve_timeout
+
+    try:
+        return resolve_timeout(float(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_timeout(parser):
+    from keras_cmod.hub._deadline import DEFAULT_TIMEOUT, ENV_VAR
+
+    parser.add_argument(
+        "--timeout", type=_seconds, metavar="SECONDS",
+        help="give up on a Hub request that makes no progress for this "
+        f"long, retries included (default: {ENV_VAR}, else "
+        f"{DEFAULT_TIMEOUT:g})",
+    )
+
+
 def register(subparsers):
     """Add the `push`, `pull` and `info` sub-commands."""
     from keras_cmod.hub._common import DEFAULT_COMMIT_MESSAGE
@@ -72,6 +94,7 @@ def register(subparsers):
         "--overwrite-model-card", action="store_true",
         help="replace a README.md that already exists in the repo",
     )
+    _add_timeout(push)
     push.set_defaults(func=run_push)
 
     pull = subparsers.add_parser(
@@ -96,6 +119,7 @@ def register(subparsers):
         "--no-progress", dest="progress", action="store_false",
         help="hide the download progress bars",
     )
+    _add_timeout(pull)
     pull.set_defaults(func=run_pull)
 
     info = subparsers.add_parser(
@@ -113,6 +137,7 @@ def register(subparsers):
     info.add_argument("--local-files-only", action="store_true")
     info.add_argument("--endpoint", help="Hub URL (default: HF_ENDPOINT)")
     info.add_argument("--json", action="store_true", help="print JSON")
+    _add_timeout(info)
     info.set_defaults(func=run_info)
     return subparsers
 
@@ -130,6 +155,7 @@ def run_push(args):
             commit_message=args.commit_message,
             endpoint=args.endpoint,
             overwrite_model_card=args.overwrite_model_card,
+            timeout=getattr(args, "timeout", None),
         )
 
     commit = _run(push)
@@ -154,6 +180,7 @@ def run_pull(args):
             local_files_only=args.local_files_only,
             endpoint=args.endpoint,
             progress=args.progress,
+            timeout=getattr(args, "timeout", None),
         )
 
     print(_run(pull))
@@ -272,6 +299,7 @@ def run_info(args):
             cache_dir=args.cache_dir,
             local_files_only=args.local_files_only,
             endpoint=args.endpoint,
+            timeout=getattr(args, "timeout", None),
         )
 
     result = _run(info)

@@ -16,6 +16,7 @@ __all__ = [
     "HubFileNotFoundError",
     "HubNotCachedError",
     "HubConnectionError",
+    "HubTimeoutError",
     "HubAccessError",
     "HubHTTPError",
     "HubIntegrityError",
@@ -57,6 +58,14 @@ class HubNotCachedError(HubNotFoundError):
 
 class HubConnectionError(HubError, ConnectionError):
     """The Hub could not be reached or the transfer broke off."""
+
+
+class HubTimeoutError(HubConnectionError, TimeoutError):
+    """A Hub operation made no progress within its deadline.
+
+    The deadline: `timeout=`, `--timeout`, or `KERAS_CMOD_HUB_TIMEOUT`
+    (seconds; default 60).
+    """
 
 
 class HubAccessError(HubError, PermissionError):

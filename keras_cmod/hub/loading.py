@@ -10,11 +10,12 @@ downloaded, and models are loaded with Keras `safe_mode=True`.
 `huggingface_hub` and `keras` are imported lazily, inside the functions.
 """
 
+import glob
 import logging
 import os
 import pathlib
 
-from keras_cmod.hub import errors
+from keras_cmod.hub import _deadline, errors
 from keras_cmod.hub._common import (
     ALLOWED_SUFFIXES,
     CONFIG_FILE,
@@ -49,13 +50,52 @@ class _Fetcher:
     """Download named files of one repo with hf_hub_download."""
 
     def __init__(self, repo_id, cache_dir, offline, token, endpoint,
-                 asked_revision=None):
+                 asked_revision=None, timeout=None):
         self.repo_id = repo_id
         self.asked = asked_revision or "main"
         self.cache_dir = None if cache_dir is None else os.fspath(cache_dir)
         self.offline = offline
         self.token = token
         self.endpoint = endpoint
+        self.timeout = _deadline.resolve_timeout(timeout)
+
+    def _where(self, revision):
+        from huggingface_hub import constants
+
+        endpoint = (self.endpoint or constants.ENDPOINT).rstrip("/")
+        return f"{self.repo_id}@{revision or 'main'} ({endpoint})"
+
+    def _incomplete_files(self):
+        """Glob of the cache's temporary files of this repo's downloads."""
+        from huggingface_hub import constants
+
+        cache = self.cache_dir or constants.HF_HUB_CACHE
+        folder = "models--" + self.repo_id.replace("/", "--")
+        return os.path.join(glob.escape(os.fspath(cache)), folder, "blobs",
+                            "*.incomplete")
+
+    def _download(self, filename, revision):
+        from huggingface_hub import hf_hub_download
+
+        def call():
+            return hf_hub_download(
+                self.repo_id,
+                filename,
+                revision=revision,
+                cache_dir=self.cache_dir,
+                local_files_only=self.offline,
+                token=self.token,
+                endpoint=self.endpoint,
+                library_name=LIBRARY_NAME,
+                library_version=__version__,
+            )
+
+        if self.offline:
+            return call()  # no request: nothing to wait for
+        return _deadline.run(
+            call, timeout=self.timeout, what=f"download of {filename!r}",
+            where=f"from {self._where(revision)}",
+            watch=self._incomplete_files())
 
     def cached(self, filename, revision):
         from huggingface_hub import try_to_load_from_cache
@@ -69,7 +109,6 @@ class _Fetcher:
         """(local path or None, commit sha or None)."""
         from huggingface_hub import (
             _CACHED_NO_EXIST,  # public sentinel of try_to_load_from_cache
-            hf_hub_download,
         )
         from huggingface_hub import errors as hf_errors
 
@@ -81,17 +120,7 @@ class _Fetcher:
         if optional and self.cached(filename, revision) is _CACHED_NO_EXIST:
             return None, None  # known to be absent: no request needed
         try:
-            path = hf_hub_download(
-                self.repo_id,
-                filename,
-                revision=revision,
-                cache_dir=self.cache_dir,
-                local_files_only=self.offline,
-                token=self.token,
-                endpoint=self.endpoint,
-                library_name=LIBRARY_NAME,
-                library_version=__version__,
-            )
+            path = self._download(filename, revision)
         except hf_errors.RemoteEntryNotFoundError as exc:
             if optional:
                 headers = getattr(exc.response, "headers", {}) or {}
@@ -110,15 +139,48 @@ class _Fetcher:
                     "it once online, e.g. `keras-cmod pull "
                     f"{self.repo_id}@{revision or 'main'}`."
                 ) from exc
+            answer = _http_error(exc)
+            if answer is not None:
+                # The Hub answered, with an error (to every try of a 5xx).
+                status = getattr(answer.response, "status_code", None)
+                if status in (401, 403):
+                    reraise(answer, self.repo_id, revision, filename,
+                            what=f"download of {filename!r}",
+                            asked=self.asked)
+                detail = getattr(answer, "server_message", None)
+                tries = (", on every try" if status in (408, 429) or (
+                    status or 0) >= 500 else "")
+                raise errors.HubHTTPError(
+                    f"The Hub answered {_deadline.status_text(status)} to "
+                    f"the download of {filename!r} from "
+                    f"{self._where(revision)}{tries}"
+                    + (f": {detail}" if detail else "")
+                    + ". The file is not in the cache. Try again later."
+                ) from exc
             raise errors.HubConnectionError(
                 f"Could not reach the Hub to download {filename!r} of "
-                f"{self.repo_id}@{revision or 'main'}, and it is not in the "
+                f"{self._where(revision)}, and it is not in the "
                 "cache. Check the connection (or HF_ENDPOINT / endpoint=)."
             ) from exc
         except Exception as exc:
             reraise(exc, self.repo_id, revision, filename,
                     what=f"download of {filename!r}", asked=self.asked)
         return path, _commit_of(path)
+
+
+def _http_error(exc):
+    """The HTTP error answer behind a client error, or None."""
+    from huggingface_hub import errors as hf_errors
+
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, hf_errors.HfHubHTTPError) and getattr(
+            exc, "response", None
+        ) is not None:
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def _card_metadata(directory):
@@ -195,19 +257,21 @@ def verify_files(directory, pretrained_cfg=None, card_metadata=None, *,
             )
         actual = checked.get(name) or sha256_file(path)
         if actual != expected.lower():
-            raise errors.HubIntegrityError(
+            err = errors.HubIntegrityError(
                 f"sha256 mismatch for {name!r} of {source}: {where} records "
                 f"{expected}, the file has {actual}. The file is corrupt or "
                 f"was tampered with; delete {os.path.realpath(path)} and "
                 "download it again."
             )
+            err.filename = name
+            raise err
         checked[name] = actual
     return checked
 
 
 def download(repo_id, revision=None, *, cache_dir=None,
              local_files_only=False, token=None, endpoint=None,
-             progress=True):
+             progress=True, timeout=None):
     """Download a model repo's files into the Hugging Face cache.
 
     Fetches, by name and with `hf_hub_download` (no listing, no
@@ -228,6 +292,10 @@ def download(repo_id, revision=None, *, cache_dir=None,
         progress: show huggingface_hub's download progress bars (their
             previous state is restored afterwards; HF_HUB_DISABLE_PROGRESS_BARS,
             when set, has priority).
+        timeout: seconds each file's download may go without progress (no
+            answer from the server, error answers and their retries, a
+            transfer receiving nothing) before `HubTimeoutError`. Defaults
+            to `KERAS_CMOD_HUB_TIMEOUT`, else 60.
 
     Returns:
         `pathlib.Path` of the snapshot directory, named by the commit sha.
@@ -235,13 +303,14 @@ def download(repo_id, revision=None, *, cache_dir=None,
     Raises:
         InvalidRepoIdError, HubRepositoryNotFoundError,
         HubRevisionNotFoundError, HubFileNotFoundError, HubNotCachedError,
-        HubConnectionError, HubAccessError, HubIntegrityError,
-        UnsafeFileError.
+        HubConnectionError, HubTimeoutError, HubHTTPError, HubAccessError,
+        HubIntegrityError (the file that does not match is removed from
+        the cache: the next call downloads it again), UnsafeFileError.
     """
     validate_repo_id(repo_id)
     rev = revision or "main"
     fetcher = _Fetcher(repo_id, cache_dir, offline_mode(local_files_only),
-                       token, endpoint, asked_revision=rev)
+                       token, endpoint, asked_revision=rev, timeout=timeout)
     with progress_bars(progress):
         cfg_path, commit = fetcher.fetch(PRETRAINED_CFG_FILE, rev,
                                          optional=True)
@@ -266,9 +335,41 @@ def download(repo_id, revision=None, *, cache_dir=None,
         if not _recorded_hashes(cfg, None):
             card_path, _ = fetcher.fetch(README_FILE, pin, optional=True)
             card = _card_metadata(snapshot) if card_path else None
-    verify_files(snapshot, cfg or {}, card or {},
-                 source=f"{repo_id}@{commit or rev}")
+    try:
+        verify_files(snapshot, cfg or {}, card or {},
+                     source=f"{repo_id}@{commit or rev}")
+    except errors.HubIntegrityError as exc:
+        raise _evict(exc, snapshot) from None
     return snapshot
+
+
+def _evict(exc, snapshot):
+    """Removes a cached file that failed its sha256 check; the error.
+
+    The snapshot's entry (a link into `blobs/`, or a copy) and the blob it
+    points to are removed, so that the next call downloads the file again
+    instead of failing on the same bytes.
+    """
+    name = getattr(exc, "filename", None)
+    entry = pathlib.Path(snapshot) / name if name else None
+    if entry is None or not os.path.lexists(entry):
+        return exc
+    blob = os.path.realpath(entry)
+    removed = []
+    for path in dict.fromkeys((blob, os.fspath(entry))):
+        try:
+            os.remove(path)
+            removed.append(path)
+        except OSError:
+            pass
+    if not removed:
+        return exc
+    message = str(exc).split(" The file is corrupt")[0]
+    return errors.HubIntegrityError(
+        f"{message} The file was corrupt in the cache or changed on the "
+        f"server; it was removed from the cache ({blob}), so the next call "
+        "downloads it again."
+    )
 
 
 def local_model_path(location):
@@ -290,7 +391,8 @@ def local_model_path(location):
 
 def from_pretrained(source, *, revision=None, cache_dir=None,
                     local_files_only=False, token=None, endpoint=None,
-                    progress=True, compile=False, custom_objects=None):
+                    progress=True, compile=False, custom_objects=None,
+                    timeout=None):
     """Load a Keras model from the Hub or from a local directory.
 
     Args:
@@ -300,8 +402,8 @@ def from_pretrained(source, *, revision=None, cache_dir=None,
             `model.save(dir, zipped=False)`) or a `.keras` file.
         revision: branch, tag or commit sha (or use `@rev`). Pin a commit
             sha for reproducible loads.
-        cache_dir, local_files_only, token, endpoint, progress: see
-            `download`.
+        cache_dir, local_files_only, token, endpoint, progress, timeout:
+            see `download`.
         compile: restore the training configuration too.
         custom_objects: passed to `keras.saving.load_model`.
 
@@ -323,7 +425,8 @@ def from_pretrained(source, *, revision=None, cache_dir=None,
     if kind == HUB:
         path = download(location, rev, cache_dir=cache_dir,
                         local_files_only=local_files_only, token=token,
-                        endpoint=endpoint, progress=progress)
+                        endpoint=endpoint, progress=progress,
+                        timeout=timeout)
         extra = {"hf_hub_id": location, "revision": path.name}
     else:
         path = local_model_path(location)
@@ -356,7 +459,7 @@ def _config_summary(config):
 
 
 def describe(source, revision=None, *, cache_dir=None, local_files_only=False,
-             token=None, endpoint=None):
+             token=None, endpoint=None, timeout=None):
     """Describe a model source without downloading its weights.
 
     Fetches only the small JSON files (`pretrained_cfg.json`,
@@ -365,8 +468,8 @@ def describe(source, revision=None, *, cache_dir=None, local_files_only=False,
     Args:
         source: a Hub source or local directory (see `resolve_source`); the
             registry resolves its names to `(repo_id, revision)` first.
-        revision, cache_dir, local_files_only, token, endpoint: see
-            `download`.
+        revision, cache_dir, local_files_only, token, endpoint, timeout:
+            see `download`.
 
     Returns:
         A dict with `kind`, `location`, `revision` (asked for), `commit`
@@ -381,7 +484,8 @@ def describe(source, revision=None, *, cache_dir=None, local_files_only=False,
             "weights_sha256": None, "keras_version": None}
     if kind == HUB:
         fetcher = _Fetcher(location, cache_dir, offline_mode(local_files_only),
-                           token, endpoint, asked_revision=rev)
+                           token, endpoint, asked_revision=rev,
+                           timeout=timeout)
         pin = rev or "main"
         cfg_path, commit = fetcher.fetch(PRETRAINED_CFG_FILE, pin,
                                          optional=True)

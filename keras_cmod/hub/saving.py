@@ -7,11 +7,13 @@ import json
 import logging
 import os
 import pathlib
+import posixpath
 import shutil
 import tempfile
 import uuid
 
-from keras_cmod.hub import errors
+from keras_cmod._atomic import naming_disk_errors
+from keras_cmod.hub import _deadline, errors
 from keras_cmod.hub._common import (
     ALLOWED_SUFFIXES,
     CONFIG_FILE,
@@ -93,9 +95,67 @@ def _check_safe_mode_loadable(directory):
         )
 
 
-#: Files of a model folder that are not pushed (the zipped duplicate a
-#: training run writes next to the unzipped model).
-_NOT_PUSHED = ("model.keras",)
+#: The files of a Keras unzipped model folder (`model.save(d,
+#: zipped=False)`), pushed when the folder has no manifest.
+_KERAS_FILES = (CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE)
+
+
+def _files_to_push(src):
+    """The files of a model folder that `push_to_hub` uploads.
+
+    Only the files its manifest (`pretrained_cfg.json`'s `files`) names,
+    plus `pretrained_cfg.json` and the card `README.md`; for a folder
+    without a manifest, Keras' own files (`config.json`,
+    `model.weights.h5`, `metadata.json`, `assets/`) and the card. Anything
+    else a folder may hold (a training run's `model.keras`, checkpoints,
+    logs, temporary files of an interrupted write) is never uploaded.
+
+    Raises:
+        FileNotFoundError: a file the manifest names is missing.
+        HubIntegrityError: a file does not match its recorded sha256 (a
+            folder left half-written: it is not pushed).
+        UnsafeFileError: the manifest names a file outside the allow-list.
+    """
+    from keras_cmod.hub.loading import verify_files
+
+    cfg = read_pretrained_cfg(src)
+    manifest = (cfg or {}).get("files") if isinstance(cfg, dict) else None
+    if isinstance(manifest, dict) and manifest:
+        names = sorted(manifest)
+        for name in names:
+            if not is_allowed(name) or "\\" in name:
+                raise errors.UnsafeFileError(
+                    f"{src / PRETRAINED_CFG_FILE} names {name!r}: only "
+                    f"{', '.join(ALLOWED_SUFFIXES)} files inside the folder "
+                    "are pushed."
+                )
+            if not (src / name).is_file():
+                raise FileNotFoundError(
+                    f"{src / PRETRAINED_CFG_FILE} names {name!r}, which is "
+                    f"missing from {src}: the folder is incomplete; save it "
+                    "again (keras_cmod.hub.save_pretrained)."
+                )
+        try:
+            verify_files(src, cfg, {}, source=str(src))
+        except errors.HubIntegrityError as exc:
+            detail = str(exc).split(" The file is corrupt")[0]
+            raise errors.HubIntegrityError(
+                f"Not pushing {src}: its files do not match its manifest "
+                f"({detail}). The folder was left half-written (a save that "
+                "was interrupted) or changed by hand: save it again "
+                "(keras_cmod.hub.save_pretrained, or rerun the training "
+                "command) and push then."
+            ) from None
+        names.append(PRETRAINED_CFG_FILE)
+    else:
+        names = [n for n in _KERAS_FILES if (src / n).is_file()]
+        assets = src / "assets"
+        if assets.is_dir():
+            names += sorted(p.relative_to(src).as_posix()
+                            for p in assets.rglob("*") if p.is_file())
+    if (src / README_FILE).is_file():
+        names.append(README_FILE)
+    return names
 
 
 def check_model_config(path):
@@ -182,6 +242,38 @@ def _write_card(directory, cfg, model_card, model=None, repo_id=None):
     (pathlib.Path(directory) / README_FILE).write_text(text, encoding="utf-8")
 
 
+def _save_keras_files(model, folder):
+    """`keras.saving.save_model(model, folder, zipped=False)`, by plain writes.
+
+    Keras writes the same files (`config.json`, `metadata.json`,
+    `model.weights.h5`, `assets/`) into a `.keras` archive, building the
+    HDF5 weights in memory; they are unpacked here with Python writes. (When
+    HDF5 itself writes to a disk that fills up, it cannot close the file
+    and the process crashes at exit; a plain write fails with an `OSError`
+    that names the file.)
+    """
+    import zipfile
+
+    import keras
+
+    folder = pathlib.Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    archive = folder / ".model.keras"
+    try:
+        keras.saving.save_model(model, str(archive))
+        with zipfile.ZipFile(archive) as zf:
+            for info in zf.infolist():
+                name = posixpath.normpath(info.filename)
+                if info.is_dir() or name.startswith(("/", "../")):
+                    continue
+                target = folder / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as src, open(target, "wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+    finally:
+        archive.unlink(missing_ok=True)
+
+
 def _replace_dir(src, dst, overwrite):
     """Move the finished `src` into place at `dst` (same file system)."""
     if not dst.exists():
@@ -253,8 +345,6 @@ def save_pretrained(model, directory, *, pretrained_cfg=None, metrics=None,
 
 def _save(model, directory, *, pretrained_cfg, metrics, model_card,
           overwrite, repo_id=None):
-    import keras
-
     directory = pathlib.Path(directory).expanduser().absolute()
     if directory.exists() and (
         not directory.is_dir() or (any(directory.iterdir()) and not overwrite)
@@ -269,13 +359,14 @@ def _save(model, directory, *, pretrained_cfg, metrics, model_card,
                          dir=directory.parent)
     )
     try:
-        keras.saving.save_model(model, str(tmp), zipped=False)
-        _check_safe_mode_loadable(tmp)
-        own = getattr(model, "pretrained_cfg", None)
-        cfg = _build_pretrained_cfg(tmp, own if isinstance(own, dict)
-                                    else None, pretrained_cfg, metrics)
-        write_json(tmp / PRETRAINED_CFG_FILE, cfg)
-        _write_card(tmp, cfg, model_card, model=model, repo_id=repo_id)
+        with naming_disk_errors(directory, "the model folder"):
+            _save_keras_files(model, tmp)
+            _check_safe_mode_loadable(tmp)
+            own = getattr(model, "pretrained_cfg", None)
+            cfg = _build_pretrained_cfg(tmp, own if isinstance(own, dict)
+                                        else None, pretrained_cfg, metrics)
+            write_json(tmp / PRETRAINED_CFG_FILE, cfg)
+            _write_card(tmp, cfg, model_card, model=model, repo_id=repo_id)
         _replace_dir(tmp, directory, overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -297,16 +388,17 @@ def write_model_files(model, directory, *, pretrained_cfg=None):
     Returns:
         The list of paths written.
     """
-    import keras
-
     directory = pathlib.Path(directory)
-    tmp = pathlib.Path(tempfile.mkdtemp(prefix=".tmp-model-", dir=directory))
+    # `.tmp-<pid>-`: the name a training run removes when a writer died.
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".tmp-{os.getpid()}-model-",
+                                        dir=directory))
     try:
-        keras.saving.save_model(model, str(tmp), zipped=False)
-        own = getattr(model, "pretrained_cfg", None)
-        cfg = _build_pretrained_cfg(tmp, own if isinstance(own, dict)
-                                    else None, pretrained_cfg, None)
-        write_json(tmp / PRETRAINED_CFG_FILE, cfg)
+        with naming_disk_errors(directory / WEIGHTS_FILE, "the model files"):
+            _save_keras_files(model, tmp)
+            own = getattr(model, "pretrained_cfg", None)
+            cfg = _build_pretrained_cfg(tmp, own if isinstance(own, dict)
+                                        else None, pretrained_cfg, None)
+            write_json(tmp / PRETRAINED_CFG_FILE, cfg)
         written = []
         # The weights first and the manifest last: a crash in between
         # leaves a folder whose manifest does not vouch for new files.
@@ -332,20 +424,16 @@ def _stage_directory(src, staging, pretrained_cfg, metrics, model_card,
             "model.save(dir, zipped=False))"
         )
     check_model_config(src / CONFIG_FILE)
+    names = _files_to_push(src)
     staging.mkdir(parents=True)
-    for path in sorted(src.rglob("*")):
-        rel = path.relative_to(src).as_posix()
-        if not path.is_file() or rel in _NOT_PUSHED or (
-            "/" in rel and not rel.startswith("assets/")
-        ):
-            continue  # e.g. a training run's checkpoints/ and logs/
+    for rel in names:
         if not is_allowed(rel):
             logger.warning("Not uploading %s: only %s files are pushed", rel,
                            ", ".join(ALLOWED_SUFFIXES))
             continue
         target = staging / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target)
+        shutil.copyfile(src / rel, target)
     _check_safe_mode_loadable(staging)
     _check_loads(staging, src)
     old_cfg = read_pretrained_cfg(staging)
@@ -360,7 +448,7 @@ def push_to_hub(model, repo_id, *, revision=None, private=None,
                 create_pr=False, commit_message=DEFAULT_COMMIT_MESSAGE,
                 token=None, endpoint=None, model_card=None,
                 pretrained_cfg=None, metrics=None,
-                overwrite_model_card=False):
+                overwrite_model_card=False, timeout=None):
     """Upload a model to a Hub repo (created if needed) in one commit.
 
     Args:
@@ -383,6 +471,12 @@ def push_to_hub(model, repo_id, *, revision=None, private=None,
         metrics: evaluation results for the card and `pretrained_cfg.json`.
         overwrite_model_card: replace a README.md that already exists in the
             repo. By default an existing card is kept.
+        timeout: seconds each request of the push may go without progress
+            (no answer, or error answers and their retries) before
+            `HubTimeoutError`; the upload gets one more second per MiB it
+            sends. Defaults to `KERAS_CMOD_HUB_TIMEOUT`, else 60. A push
+            given up on during the upload may still land: look at the repo
+            before pushing again.
 
     Returns:
         `HubCommit`: the commit sha (a `str`) with `.url`, `.pr_url`,
@@ -391,9 +485,11 @@ def push_to_hub(model, repo_id, *, revision=None, private=None,
     Raises:
         InvalidRepoIdError: bad `repo_id`.
         HubAccessError, HubRepositoryNotFoundError, HubConnectionError,
-        HubHTTPError: the Hub refused or could not be reached.
+        HubTimeoutError, HubHTTPError: the Hub refused or could not be
+        reached.
     """
     validate_repo_id(repo_id)
+    timeout = _deadline.resolve_timeout(timeout)
     if offline_mode(False):
         raise errors.HubConnectionError(
             f"Cannot push to {repo_id!r}: Hub offline mode is on "
@@ -413,15 +509,26 @@ def push_to_hub(model, repo_id, *, revision=None, private=None,
                   metrics=metrics, model_card=model_card, overwrite=False,
                   repo_id=repo_id)
         what = f"push to {repo_id}"
+        where = f"to {repo_id}@{revision or 'main'} ({api.endpoint})"
+
+        def bounded(step, fn, extra_seconds=0.0):
+            return _deadline.run(fn, timeout=timeout, what=f"push ({step})",
+                                 where=where, extra_seconds=extra_seconds)
+
+        size = sum(p.stat().st_size for p in staging.rglob("*")
+                   if p.is_file())
         try:
-            api.create_repo(repo_id, private=private, exist_ok=True)
+            bounded("creating the repo", lambda: api.create_repo(
+                repo_id, private=private, exist_ok=True))
             if revision not in (None, "main") and not revision.startswith(
                 "refs/"
             ):
-                api.create_branch(repo_id, branch=revision, exist_ok=True)
-            keep_card = not overwrite_model_card and api.file_exists(
-                repo_id, README_FILE, revision=revision
-            )
+                bounded(f"creating branch {revision!r}",
+                        lambda: api.create_branch(repo_id, branch=revision,
+                                                  exist_ok=True))
+            keep_card = not overwrite_model_card and bounded(
+                f"looking for {README_FILE}", lambda: api.file_exists(
+                    repo_id, README_FILE, revision=revision))
             if keep_card:
                 logger.info(
                     "%s already has a %s: kept (pass "
@@ -429,7 +536,7 @@ def push_to_hub(model, repo_id, *, revision=None, private=None,
                     repo_id,
                     README_FILE,
                 )
-            info = api.upload_folder(
+            info = bounded("uploading the files", lambda: api.upload_folder(
                 repo_id=repo_id,
                 folder_path=staging,
                 revision=revision,
@@ -437,7 +544,7 @@ def push_to_hub(model, repo_id, *, revision=None, private=None,
                 commit_message=commit_message,
                 allow_patterns=[f"*{s}" for s in ALLOWED_SUFFIXES],
                 ignore_patterns=[README_FILE] if keep_card else None,
-            )
+            ), extra_seconds=size / (1 << 20))
         except Exception as exc:
             reraise(exc, repo_id, revision, None, what=what)
     return HubCommit(info.oid, url=info.commit_url, pr_url=info.pr_url,

@@ -31,6 +31,8 @@ import zipfile
 import numpy as np
 import tensorflow as tf
 
+from keras_cmod._atomic import naming_disk_errors
+
 __all__ = [
     "POINTER",
     "CorruptCheckpointError",
@@ -66,10 +68,13 @@ def _fsync_dir(directory):
 
 
 def atomic_write_bytes(path, data):
-    """Writes `data` to `path` through a temp file + `os.replace`."""
+    """Writes `data` to `path` through a temp file + `os.replace`.
+
+    A full disk raises an `OSError` naming `path` (the old file is kept).
+    """
     tmp = f"{path}.tmp-{os.getpid()}"
     try:
-        with open(tmp, "wb") as f:
+        with naming_disk_errors(path), open(tmp, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -138,7 +143,7 @@ def save_checkpoint(directory, model, optimizer, state, keep=2):
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
     tmp = f"{path}.tmp-{os.getpid()}"
     try:
-        with open(tmp, "wb") as f:
+        with naming_disk_errors(path, "a checkpoint"), open(tmp, "wb") as f:
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())

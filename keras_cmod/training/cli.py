@@ -33,6 +33,7 @@ from keras_cmod.training.config import (
     list_recipes,
     load_recipe,
 )
+from keras_cmod.training.runlock import RunInUseError
 
 __all__ = ["add_train_arguments", "config_from_args", "main", "register",
            "run_train"]
@@ -331,6 +332,8 @@ def run_train(args, **train_kwargs):
     except FloatingPointError as err:  # diverged: say where to resume from
         print(f"keras-cmod train: error: {err}", file=sys.stderr)
         return 1
+    except RunInUseError:
+        raise  # the folder is another process's: leave it alone
     except BaseException:
         if created is not None and os.path.isdir(created) and (
             not _has_checkpoint(output)

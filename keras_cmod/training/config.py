@@ -280,9 +280,11 @@ class TrainConfig:
     def save(self, path):
         """Writes the config as JSON, atomically (temp file + replace)."""
         path = os.fspath(path)
+        from keras_cmod._atomic import naming_disk_errors
+
         tmp = f"{path}.tmp-{os.getpid()}"
         try:
-            with open(tmp, "w") as f:
+            with naming_disk_errors(path), open(tmp, "w") as f:
                 f.write(self.to_json() + "\n")
             os.replace(tmp, path)
         except BaseException:

@@ -35,6 +35,12 @@ run folder is therefore a model folder: `zoo.load("local-dir:RUN")`,
 `keras_cmod.training.steps`, the CSV/TensorBoard log in
 `keras_cmod.training.runlog`.
 
+One process writes a run folder at a time: the chief holds an exclusive
+lock on `RUN/.lock` (`keras_cmod.training.runlock`) from the first check
+of the folder to the last write, and removes the temporary files of dead
+writers once it holds it. A batch that surely cannot fit in host memory is
+refused once the model is built (`keras_cmod.training.memory`).
+
 Running the same command again resumes from the latest checkpoint: model
 and optimizer variables (momentum, iteration count, loss scale), dropout
 seed states, epoch and step counters; the input pipeline of the
@@ -72,12 +78,14 @@ import keras
 import tensorflow as tf
 
 from keras_cmod import zoo
+from keras_cmod._atomic import naming_disk_errors
 from keras_cmod.data import list_image_folder, resolve_data_config
 from keras_cmod.training import checkpoint as ckpt
-from keras_cmod.training import inputs
+from keras_cmod.training import inputs, memory
 from keras_cmod.training import strategy as strategy_lib
 from keras_cmod.training.config import RESUMABLE_CHANGES, TrainConfig
 from keras_cmod.training.optimizers import StepLR, TorchSGD
+from keras_cmod.training.runlock import RunLock, remove_stale_temp_files
 from keras_cmod.training.runlog import _RunLog
 from keras_cmod.training.steps import _make_eval_step, _make_train_step
 
@@ -358,7 +366,8 @@ def _atomic_save_model(model, directory, cfg):
     final = os.path.join(directory, "model.keras")
     tmp = os.path.join(directory, f".tmp-{os.getpid()}-model.keras")
     try:
-        model.save(tmp)
+        with naming_disk_errors(final, "the trained model"):
+            model.save(tmp)
         os.replace(tmp, final)
     finally:
         if os.path.exists(tmp):
@@ -407,6 +416,13 @@ def train(config, output_dir, *, model_fn=None, callbacks=(), verbose=1):
             global batch not divisible by the replicas, an unwritable
             output directory, or a run folder holding another config.
         FloatingPointError: the loss became NaN/inf (float32 runs).
+        RunInUseError: (an `OSError`) another process is writing
+            `output_dir`; nothing is touched.
+        BatchMemoryError: (a `ValueError`) the batch does not fit in
+            memory (refused before any batch is made, or TensorFlow ran
+            out of memory in a step).
+        OSError: a full disk, quota or file-size limit, naming the file
+            being written (the previous one is intact).
     """
     cfg = (config if isinstance(config, TrainConfig)
            else TrainConfig.from_dict(dict(config)))
@@ -419,13 +435,22 @@ def train(config, output_dir, *, model_fn=None, callbacks=(), verbose=1):
         try:
             run.setup()
         except BaseException:
-            # Nothing of a run that never started is left on disk.
+            # Nothing of a run that never started is left on disk (never
+            # the folder of another writer: only with the lock held).
             run.close()
-            if created and run.chief:
+            if created and run.chief and run.lock is not None:
                 shutil.rmtree(run.output_dir, ignore_errors=True)
             raise
         for epoch in range(run.state["epoch"], cfg.epochs):
-            run.train_epoch(epoch)
+            try:
+                run.train_epoch(epoch)
+            except (tf.errors.OpError, MemoryError) as err:
+                # Out of memory outside a step (the input pipeline, the
+                # validation pass): the same message as in a step.
+                if isinstance(err, memory.BatchMemoryError) or (
+                        not memory.is_out_of_memory(err)):
+                    raise
+                raise run._out_of_memory(err) from err
         return run.finish()
     except BaseException:
         _remove_temp_files(run.work_dir)
@@ -433,6 +458,7 @@ def train(config, output_dir, *, model_fn=None, callbacks=(), verbose=1):
     finally:
         keras.config.set_dtype_policy(previous_policy)
         run.close()
+        run.release()
 
 
 class _Run:
@@ -447,6 +473,7 @@ class _Run:
         self.chief = strategy_lib.is_chief()
         self.work_dir = None
         self.log = None
+        self.lock = None
         self.state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0,
                       "epoch_ce_sum": 0.0, "epoch_correct": 0.0,
                       "epoch_examples": 0, "train_seconds": 0.0}
@@ -460,6 +487,10 @@ class _Run:
                                                            self.model_fn)
         if self.chief:
             _check_writable(self.output_dir)
+            # One writer per run folder; then every temporary file in it is
+            # a dead writer's.
+            self.lock = RunLock(self.output_dir).acquire()
+            remove_stale_temp_files(self.output_dir)
             _check_resume_config(cfg, _train_config_path(self.output_dir))
 
         self.strategy = strategy_lib.get_strategy(cfg.strategy, cfg.tpu)
@@ -468,6 +499,8 @@ class _Run:
             cfg.batch_size, self.replicas)
         self.chief = self.chief and bool(
             self.strategy.extended.should_checkpoint)
+        if not self.chief:
+            self.release()
         self.work_dir = self.output_dir if self.chief else tempfile.mkdtemp(
             prefix="keras_cmod_worker_")
 
@@ -490,6 +523,7 @@ class _Run:
                 freeze_backbone(self.model)
         if defer:
             self._open_data(tuple(self.model.input_shape[1:]))
+        self._check_memory()
         with self.strategy.scope():
             self.optimizer = _make_optimizer(cfg, self.steps_per_epoch,
                                              self.loss_scaling)
@@ -512,6 +546,23 @@ class _Run:
         self.eval_step = _make_eval_step(self.model, self.strategy)
         self.log = _RunLog(self.work_dir, self.chief, self.verbose,
                            self.state["epoch"])
+
+    def _check_memory(self):
+        """Refuses, before any batch is made, a batch that cannot fit."""
+        devices = list(getattr(self.strategy.extended, "worker_devices",
+                               ()) or ())
+        self.activation_bytes = (2 if self.cfg.mixed_precision else 4)
+        memory.check_batch_fits(
+            self.model, self.cfg.batch_size, self.per_replica,
+            max(len(devices), 1),
+            on_accelerator=any(("GPU" in d.upper() or "TPU" in d.upper())
+                               for d in devices),
+            dtype_bytes=self.activation_bytes)
+
+    def _out_of_memory(self, err):
+        return memory.out_of_memory_error(
+            err, self.model, self.cfg.batch_size, self.per_replica,
+            getattr(self, "activation_bytes", 4))
 
     def _path(self, *parts):
         return os.path.join(self.output_dir, *parts)
@@ -630,9 +681,12 @@ class _Run:
         for step_in_epoch in range(skip, self.steps_per_epoch):
             try:
                 loss = self._train_step(epoch, step_in_epoch, lr, bar)
-            except (tf.errors.InvalidArgumentError,
-                    tf.errors.DataLossError) as err:
-                self._name_bad_images(err, self.cfg.folder)
+            except (tf.errors.OpError, MemoryError) as err:
+                if memory.is_out_of_memory(err):
+                    raise self._out_of_memory(err) from err
+                if isinstance(err, (tf.errors.InvalidArgumentError,
+                                    tf.errors.DataLossError)):
+                    self._name_bad_images(err, self.cfg.folder)
                 raise
             g = state["global_step"]
             if (cfg.checkpoint_every_steps
@@ -776,6 +830,12 @@ class _Run:
             self.log.close()
         if self.work_dir and self.work_dir != self.output_dir:
             shutil.rmtree(self.work_dir, ignore_errors=True)
+
+    def release(self):
+        """Releases the run folder's lock (last: after every write)."""
+        lock, self.lock = self.lock, None
+        if lock is not None:
+            lock.release()
 
 
 def _make_optimizer(cfg, steps_per_epoch, loss_scaling):
