@@ -131,9 +131,12 @@ def _filter_last_axis(x, kernel, stride, dilation):
     batch and height folded together: `(n, h, w, c)` runs as a 1-D
     depthwise convolution of `(n * h, w, c)`."""
     n, h, w, c = ops.shape(x)
-    y = ops.reshape(x, (n * h, w, c))
+    symbolic = n is None or h is None  # Keras tensors (shapes only)
+    y = ops.reshape(x, (-1 if symbolic else n * h, w, c))
     y = ops.depthwise_conv(y, kernel, strides=stride, padding="valid",
                            dilation_rate=dilation)
+    if symbolic:
+        return keras.KerasTensor((n, h) + tuple(y.shape[1:]), dtype=y.dtype)
     return ops.reshape(y, (n, h) + tuple(ops.shape(y)[1:]))
 
 

@@ -88,3 +88,14 @@ def test_empty_batch_model():
                               pooling="avg", input_shape=(None, None, 3))
     out = pooled(np.zeros((0, 70, 70, 3), "float32"))
     assert tuple(out.shape) == (0, 256)
+
+
+@pytest.mark.parametrize("family,mode,size", [("resnet", "cmod", 64),
+                                              ("alexnet", "rmax", 80)])
+def test_gabor_response_on_keras_tensors(family, mode, size):
+    """The transform's folded passes also run symbolically (an unknown
+    batch), as when a stem's Gabor response starts a functional model."""
+    stem = layers.TwinStem(family, mode)
+    symbolic = stem.gabor_response(keras.KerasTensor((None, size, size, 3)))
+    eager = stem.gabor_response(np.zeros((2, size, size, 3), "float32"))
+    assert tuple(symbolic.shape) == (None,) + tuple(eager.shape[1:])
