@@ -222,10 +222,11 @@ def _load_model(args):
     from keras_cmod import zoo
     from keras_cmod.cli import _is_h5py_error
     from keras_cmod.hub import errors
+    from keras_cmod.hub.sources import is_source
 
     num_classes = getattr(args, "num_classes", None)
     if args.random_weights:
-        if args.model.startswith(zoo.HUB_PREFIXES):
+        if is_source(args.model):  # a Hub repo, a folder, a file
             raise ValueError(
                 "--random-weights needs a registry name (e.g. "
                 f"resnet18_cmod.cifar10), not a weights source: {args.model}"
@@ -234,7 +235,7 @@ def _load_model(args):
                          num_classes=num_classes)
         return model, {"kind": "random", "random_weights": True,
                        "note": RANDOM_WEIGHTS_NOTE}
-    if args.weights is not None and args.model.startswith(zoo.HUB_PREFIXES):
+    if args.weights is not None and is_source(args.model):
         raise ValueError(
             f"--weights applies to registry names; {args.model} already "
             "names the weights."
@@ -275,7 +276,7 @@ def _load_model(args):
     else:
         info = {"kind": "hub", "hf_hub_id": cfg.get("hf_hub_id"),
                 "revision": cfg.get("revision")}
-        if not args.model.startswith(zoo.HUB_PREFIXES):
+        if not is_source(args.model):
             info["kind"] = "registry"
     info["random_weights"] = False
     return model, info

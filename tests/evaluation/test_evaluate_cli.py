@@ -218,9 +218,19 @@ def test_no_published_weights_is_the_zoo_error(photos, tmp_path, capsys):
      (["--random-weights"], "--random-weights needs a registry name")],
     ids=["weights", "random-weights"],
 )
+@pytest.mark.parametrize("source", ["hf-hub", "org/repo", "folder",
+                                    "keras-file"])
 def test_weights_options_need_a_registry_name(photos, tmp_path, capsys,
-                                               weights, needle):
-    rc = _main("hf-hub:org/repo@" + "0" * 40, *weights, "--dataset",
+                                               weights, needle, source):
+    """A source names its weights: `--random-weights` with a Hub repo, a
+    model folder or a `.keras` file is refused, never evaluated with the
+    source's trained weights under a random-weights label."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    model = {"hf-hub": "hf-hub:org/repo@" + "0" * 40, "org/repo": "org/repo",
+             "folder": str(folder),
+             "keras-file": str(tmp_path / "m.keras")}[source]
+    rc = _main(model, *weights, "--dataset",
                f"folder:{photos}", "--output", tmp_path / "r.json")
     assert rc == 2
     _one_line_error(capsys, needle)
