@@ -35,7 +35,8 @@ def files(package):
     # ops a layer runs never depend on the environment.
     ("layers", {"keras", "numpy", "dataclasses", "keras_cmod.wavelets",
                 "keras_cmod.layers"}),
-    ("models", {"keras", "numpy", "keras_cmod.layers", "keras_cmod.models"}),
+    ("models", {"keras", "numpy", "keras_cmod.errors", "keras_cmod.layers",
+                "keras_cmod.models"}),
 ])
 def test_core_imports_only_what_it_may(package, allowed):
     for path in files(package):
@@ -74,3 +75,20 @@ def test_import_keras_cmod_is_light():
                          text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_one_unknown_argument_error():
+    """The models and the registry raise the same class: one `except`
+    catches a misspelt argument wherever it is checked."""
+    import keras_cmod.errors
+    from keras_cmod import zoo
+    from keras_cmod.models import heads
+
+    assert zoo.UnknownArgumentError is keras_cmod.errors.UnknownArgumentError
+    assert heads.UnknownArgumentError is keras_cmod.errors.UnknownArgumentError
+    try:
+        zoo.create_model("resnet18.cifar10", blur_sze=5)
+    except keras_cmod.errors.UnknownArgumentError as exc:
+        assert "blur_sze" in str(exc)
+    else:  # pragma: no cover - the failure
+        raise AssertionError("blur_sze was accepted")

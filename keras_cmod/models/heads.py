@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_cmod.errors import UnknownArgumentError
+
 #: Other spellings of the variant values, accepted and mapped to the
 #: canonical value stored in `get_config` (the layer `TwinStem` calls the
 #: twin's operator `"rmax"`, the registry names use `_ablurpool`).
@@ -11,14 +13,6 @@ ANTIALIAS_ALIASES = {"ablurpool": "adaptive_blurpool"}
 
 #: Keyword arguments a family model accepts besides its own (Keras').
 _KERAS_KWARGS = ("trainable", "dtype")
-
-
-class UnknownArgumentError(TypeError, ValueError):
-    """A keyword argument the model does not take (e.g. a misspelling).
-
-    A `TypeError`, as Python raises for unexpected keyword arguments, and
-    a `ValueError`, as for the other bad model arguments.
-    """
 
 
 def canonical_variant(stem, antialias):

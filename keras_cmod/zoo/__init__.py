@@ -26,6 +26,7 @@ Importing this module does not import Keras (the registry is plain data);
 building a model does.
 """
 
+from keras_cmod.errors import UnknownArgumentError
 from keras_cmod.zoo import presets  # noqa: F401  (registers the table)
 from keras_cmod.zoo.presets import read_published, reload_published
 from keras_cmod.zoo.registry import (
@@ -40,6 +41,7 @@ from keras_cmod.zoo.registry import (
 
 __all__ = [
     "PretrainedCfg",
+    "UnknownArgumentError",
     "VARIANTS",
     "check_model_kwargs",
     "create_model",

@@ -13,6 +13,8 @@ import fnmatch
 import re
 import warnings
 
+from keras_cmod.errors import UnknownArgumentError  # noqa: F401
+
 
 @dataclasses.dataclass(frozen=True)
 class PretrainedCfg:
@@ -96,10 +98,6 @@ FAMILY_ARGS = {
 #: Arguments of `create_model` / `load` themselves.
 BUILD_ARGS = ("num_classes", "include_top", "pooling", "input_shape",
               "classifier_activation")
-
-
-class UnknownArgumentError(TypeError, ValueError):
-    """A model argument the architecture does not take (a misspelling?)."""
 
 
 def check_model_kwargs(name, kwargs):
