@@ -31,10 +31,7 @@ from keras_cmod.evaluation._image import check_positive_int
 
 DIRECTIONS = ("vertical", "horizontal", "diagonal")
 
-IMAGENET_FLIP_RATE = {"crop_size": 224, "max_shift": 8}
 CIFAR10_FLIP_RATE = {"crop_size": 32, "max_shift": 4}
-IMAGENET_HALF_PIXEL = {"output_size": 224, "max_shift": 8, "pixel_divide": 2}
-IMAGENET_ZHANG = {"crop_size": 224, "resize_size": 256}
 
 
 def check_direction(direction):

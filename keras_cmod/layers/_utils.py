@@ -66,14 +66,6 @@ def round_half_even_half(d):
     return k + (d % 2) * (k % 2)
 
 
-def center_crop_hw(x, height, width):
-    """Centre crop of an NHWC tensor with torchvision's offsets."""
-    shape = ops.shape(x)
-    top = round_half_even_half(shape[1] - height)
-    left = round_half_even_half(shape[2] - width)
-    return x[:, top : top + height, left : left + width, :]
-
-
 #: Default floor under `re^2 + im^2` in the modulus: far below float32
 #: resolution of any output (it changes a modulus only below 1e-15), and
 #: above float32's smallest normal number, so the gradient stays finite
@@ -114,15 +106,6 @@ def modulus(real, imag, epsilon=MODULUS_FLOOR):
     if keras.backend.standardize_dtype(dtype) == "float32":
         return out
     return ops.cast(out, dtype)
-
-
-def check_channels(input_shape, expected, layer_name):
-    channels = input_shape[-1]
-    if channels is not None and expected is not None and channels != expected:
-        raise ValueError(
-            f"{layer_name} expects {expected} input channels "
-            f"(channels_last). Received: input_shape={tuple(input_shape)}"
-        )
 
 
 def fresh_initializer(initializer):

@@ -21,9 +21,6 @@ from keras_cmod.zoo.registry import get_cfg
 
 FAMILIES = {"resnet": ResNet, "alexnet": AlexNet}
 _CLASS_FAMILY = {"ResNet": "resnet", "AlexNet": "alexnet"}
-#: Build arguments (the head and input), as opposed to architecture ones.
-HEAD_ARGS = ("num_classes", "include_top", "pooling", "input_shape",
-             "classifier_activation")
 #: Architecture arguments that must agree between a name and its weights.
 _ARCH_KEYS = ("depth", "stem", "antialias")
 _CONFIG = "config.json"

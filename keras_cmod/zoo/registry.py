@@ -95,9 +95,6 @@ FAMILY_ARGS = {
                 "classifier_activation", "dropout", "packet_penalty",
                 "pretrained_cfg", "name"),
 }
-#: Arguments of `create_model` / `load` themselves.
-BUILD_ARGS = ("num_classes", "include_top", "pooling", "input_shape",
-              "classifier_activation")
 
 
 def check_model_kwargs(name, kwargs):

@@ -56,7 +56,7 @@ def test_the_default_holds_out_a_tenth_of_each_class(tmp_path):
     cfg = TrainConfig.create(dataset=f"folder:{root}")
     assert cfg.val_split == "heldout"
     splits = folder_splits(cfg)
-    (train_files, train_labels), (val_files, val_labels) = splits.train, \
+    (train_files, _), (val_files, val_labels) = splits.train, \
         splits.val
     assert splits.classes == list(CLASSES)
     per_class = round(FOLDER_HELDOUT_FRACTION * 10)
