@@ -246,8 +246,8 @@ def order_rows(results):
 
 
 def run_suite(backends=("tensorflow", "jax"), sections=None, patterns=None,
-              quick=False, repeats=None, warmup=None, min_sample_s=None, timeout=1800,
-              command=None, note=None, previous=None, batch_scale=None,
+              quick=False, repeats=None, warmup=None, min_sample_s=None,
+              timeout=1800, command=None, note=None, previous=None, batch_scale=None,
               size=None, on_group=None, log=print):
     """Runs the selected groups on each backend; returns the result dict.
 
