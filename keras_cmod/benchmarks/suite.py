@@ -247,8 +247,8 @@ def order_rows(results):
 
 def run_suite(backends=("tensorflow", "jax"), sections=None, patterns=None,
               quick=False, repeats=None, warmup=None, min_sample_s=None,
-              timeout=1800, command=None, note=None, previous=None, batch_scale=None,
-              size=None, on_group=None, log=print):
+              timeout=1800, command=None, note=None, previous=None,
+              batch_scale=None, size=None, on_group=None, log=print):
     """Runs the selected groups on each backend; returns the result dict.
 
     `previous` (a result dict) is updated in place of starting empty, so
