@@ -81,8 +81,9 @@ def _seed_and_clear():
     that used one.
 
     `clear_session()` costs a garbage collection (a quarter of a second
-    with TensorFlow loaded): skipped after numpy-only tests, and the
-    collection itself is left to Python after quick tests.
+    to two seconds with TensorFlow loaded): skipped after numpy-only
+    tests, and the collection itself is left to Python after tests that
+    took less than 5 s (they built no large model).
     """
     import keras
     from keras.src.backend.common import global_state
@@ -94,7 +95,7 @@ def _seed_and_clear():
     keras.config.set_dtype_policy("float32")
     used = set(vars(global_state.GLOBAL_STATE_TRACKER)) - _IDLE_KERAS_STATE
     if used:
-        heavy = time.perf_counter() - start > 1.0
+        heavy = time.perf_counter() - start > 5.0
         keras.backend.clear_session(free_memory=heavy)
 
 

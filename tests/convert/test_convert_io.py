@@ -101,6 +101,7 @@ def test_safetensors_matches_the_package(tmp_path):
         np.testing.assert_array_equal(back[key], value)
 
 
+@pytest.mark.slow
 def test_model_from_npz_and_safetensors_files(tmp_path):
     source = build("resnet18_ablurpool_twin")
     sd = to_torch_state_dict(source)

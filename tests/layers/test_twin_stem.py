@@ -177,7 +177,7 @@ def test_cmod_more_stable_than_rmax_on_a_real_photo(selection):
     ("resnet", "cmod", "none"),
     ("resnet", "rmax", "blurpool"),
     ("alexnet", "cmod", "none"),
-    ("alexnet", "rmax", "none"),
+    pytest.param("alexnet", "rmax", "none", marks=pytest.mark.slow),
 ])
 def test_layer_contract(family, mode, antialias):
     size = 48 if family == "resnet" else 80

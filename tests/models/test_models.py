@@ -144,8 +144,9 @@ def test_alexnet_twin_has_the_packet_penalty_loss():
     assert not none.losses
 
 
-@pytest.mark.parametrize("name", [
-    "resnet18_cmod", pytest.param("alexnet_twin", marks=pytest.mark.slow)])
+# The training tests fit a zoo model in the default tier.
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["resnet18_cmod", "alexnet_twin"])
 def test_one_step_fit(name):
     model = zoo.create_model(name, num_classes=4, input_shape=(64, 64, 3))
     model.compile(optimizer="sgd",

@@ -59,6 +59,7 @@ def test_keras_round_trip_keeps_cfg(tmp_path):
     assert again.pretrained_cfg == model.pretrained_cfg
 
 
+@pytest.mark.slow
 def test_other_head_loads_backbone(tmp_path):
     model = zoo.create_model(NAME, num_classes=4)
     path = tmp_path / "w.weights.h5"
