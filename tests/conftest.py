@@ -1,4 +1,5 @@
 import os
+import time
 
 # Quiet TensorFlow's C++ logging; must be set before tensorflow is imported.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -33,18 +34,25 @@ def pytest_collection_modifyitems(config, items):
         )
     except Exception:  # pragma: no cover
         has_gpu = False
-    skip_large = pytest.mark.skip(reason="needs --run_large")
     skip_network = pytest.mark.skip(reason="needs --run_network")
     skip_gpu = pytest.mark.skip(reason="needs an accelerator")
+    kept, large = [], []
     for item in items:
         if "large" in item.keywords and not config.getoption("--run_large"):
-            item.add_marker(skip_large)
+            large.append(item)
+            continue
+        kept.append(item)
         if "network" in item.keywords and not config.getoption(
             "--run_network"
         ):
             item.add_marker(skip_network)
         if "gpu" in item.keywords and not has_gpu:
             item.add_marker(skip_gpu)
+    # `large` tests (full-size models everywhere) are opt-in: deselected,
+    # not skipped, so that neither tier lists them.
+    if large:
+        config.hook.pytest_deselected(items=large)
+        items[:] = kept
 
 
 def pytest_configure(config):
@@ -61,16 +69,34 @@ def pytest_configure(config):
         tf.config.experimental.enable_tensor_float_32_execution(False)
 
 
+# Keras' global state as `set_random_seed` and `set_dtype_policy` leave it:
+# a test that added anything else built layers, models or variables.
+_IDLE_KERAS_STATE = {"nnx_enabled", "global_random_seed",
+                     "global_seed_generator", "dtype_policy"}
+
+
 @pytest.fixture(autouse=True)
 def _seed_and_clear():
-    """Deterministic seeds and a clean Keras session for every test."""
+    """Deterministic seeds, and a clean Keras session after every test
+    that used one.
+
+    `clear_session()` costs a garbage collection (a quarter of a second
+    to two seconds with TensorFlow loaded): skipped after numpy-only
+    tests, and the collection itself is left to Python after tests that
+    took less than 5 s (they built no large model).
+    """
     import keras
+    from keras.src.backend.common import global_state
 
     keras.utils.set_random_seed(0)
     np.random.seed(0)
+    start = time.perf_counter()
     yield
     keras.config.set_dtype_policy("float32")
-    keras.backend.clear_session()
+    used = set(vars(global_state.GLOBAL_STATE_TRACKER)) - _IDLE_KERAS_STATE
+    if used:
+        heavy = time.perf_counter() - start > 5.0
+        keras.backend.clear_session(free_memory=heavy)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Helpers for the bad-input sweeps (`tests/robustness/`).
+"""Helpers for the bad-input tables (the `*_errors` tests and their kin).
 
 Every case of a sweep states three things: the exception type, words the
 message must contain (the offending value, or what is allowed), and that the

@@ -65,6 +65,7 @@ def test_models_never_import_the_zoo():
                                             "keras_cmod.training"))
 
 
+@pytest.mark.slow
 def test_import_keras_cmod_is_light():
     # (Keras itself already imports huggingface_hub and matplotlib stubs.)
     code = ("import sys, keras_cmod; "

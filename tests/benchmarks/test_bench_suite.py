@@ -159,6 +159,7 @@ def test_op_path_counts_the_traced_ops():
     assert any("conv" in op.lower() for op in path)
 
 
+@pytest.mark.slow
 def test_quick_run_in_a_fresh_process(tmp_path):
     seen = []
     out = suite.run_suite(backends=["tensorflow"], patterns=["train-cifar"],

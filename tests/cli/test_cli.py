@@ -24,6 +24,7 @@ def test_list(capsys):
                    "resnet18_cmod"]
 
 
+@pytest.mark.slow
 def test_console_script_installed():
     out = subprocess.run([sys.executable, "-m", "keras_cmod.cli",
                           "--version"], capture_output=True, text=True,
@@ -65,6 +66,7 @@ print("REGISTERED", all(keras.saving.get_registered_object(name)
 """
 
 
+@pytest.mark.slow
 def test_help_and_version_import_neither_tensorflow_nor_keras():
     proc = subprocess.run([sys.executable, "-c", LIGHT], capture_output=True,
                           text=True, timeout=300)
@@ -148,6 +150,7 @@ def _env_without_log_level():
     return env
 
 
+@pytest.mark.slow
 def test_a_cli_process_prints_no_tensorflow_startup_log(tmp_path):
     env = _env_without_log_level()
     # Control: without the CLI, this TensorFlow does print those lines.
@@ -214,15 +217,3 @@ def test_a_bug_keeps_its_traceback(monkeypatch):
     monkeypatch.setattr(zoo_cli, "_run", broken)
     with pytest.raises(RuntimeError, match="a bug in a command"):
         cli.main(["list"])
-
-
-def test_an_expected_failure_is_one_line_exit_2(tmp_path, capsys):
-    rc = cli.main(["convert", str(tmp_path / "missing.npz"),
-                   "resnet18_cmod", str(tmp_path / "w.weights.h5")])
-    err = capsys.readouterr().err
-    assert rc == 2 and "Traceback" not in err
-    assert err.strip().splitlines() == [
-        line for line in err.strip().splitlines()
-        if line.startswith("keras-cmod convert: error: ")]
-    assert "missing.npz" in err
-

@@ -6,6 +6,8 @@ import pytest
 from keras_cmod import cli, demo
 
 
+# The README's first run end to end (full-size models): slow tier.
+@pytest.mark.slow
 def test_demo_end_to_end(tmp_path, capsys):
     pytest.importorskip("skimage")
     out = tmp_path / "demo"

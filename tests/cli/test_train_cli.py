@@ -32,7 +32,8 @@ def _train(argv):
     return train_cli.main(argv, model_fn=tiny_model_fn)
 
 
-@pytest.mark.parametrize("quiet", [False, True])
+@pytest.mark.parametrize("quiet", [
+    False, pytest.param(True, marks=pytest.mark.slow)])
 def test_plain_lines_off_a_terminal_and_a_finished_run(quiet, tmp_path,
                                                        capsys):
     run = tmp_path / "run"

@@ -200,7 +200,15 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("name", list(CASES))
+# Each block type, stem and anti-aliasing in the default tier; every
+# variant's table in the slow tier.
+FAST_CASES = ["resnet18", "resnet50", "resnet18_ablurpool_cmod",
+              "resnet18_blurpool_twin", "alexnet", "alexnet_blurpool_cmod"]
+
+
+@pytest.mark.parametrize("name", [
+    n if n in FAST_CASES else pytest.param(n, marks=pytest.mark.slow)
+    for n in CASES])
 def test_torch_names_and_shapes(name):
     kwargs, expected, absent = CASES[name]
     model = build(name, **kwargs)
@@ -249,13 +257,19 @@ def test_qmfs_match_the_reference_fixture(data_dir):
 
 
 # (name, build kwargs): the AlexNet classifier (flatten permutation) once.
-ROUND_TRIP = [("resnet50_blurpool", {}), ("resnet18_ablurpool_cmod", {}),
-              ("resnet18_blurpool_twin", {}), ("alexnet_blurpool_cmod", {}),
+# The default tier runs a ResNet and a headless AlexNet twin.
+_SLOW = pytest.mark.slow
+ROUND_TRIP = [pytest.param("resnet50_blurpool", {}, marks=_SLOW),
+              pytest.param("resnet18_ablurpool_cmod", {}, marks=_SLOW),
+              ("resnet18_blurpool_twin", {}),
+              pytest.param("alexnet_blurpool_cmod", {}, marks=_SLOW),
               ("alexnet_twin", {"include_top": False})]
 
 
 @pytest.mark.parametrize("name,kwargs", ROUND_TRIP,
-                         ids=[n for n, _ in ROUND_TRIP])
+                         ids=["resnet50_blurpool", "resnet18_ablurpool_cmod",
+                              "resnet18_blurpool_twin",
+                              "alexnet_blurpool_cmod", "alexnet_twin"])
 def test_round_trip_into_a_fresh_model(name, kwargs):
     source = randomize(build(name, **kwargs))
     target = build(name, **kwargs)

@@ -134,6 +134,7 @@ FULL_SIZE = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.large
 @pytest.mark.parametrize("name,kwargs", FULL_SIZE,
                          ids=[c[0] for c in FULL_SIZE])

@@ -1,11 +1,16 @@
-"""image_folder(): custom data laid out as class sub-folders."""
+"""image_folder(): custom data laid out as class sub-folders, and the
+errors naming a bad folder, file or setting."""
 
+import io
 import struct
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
+from sweep import rejects
 
+from keras_cmod import data
 from keras_cmod.data import image_folder, list_image_folder, preprocess
 
 
@@ -110,48 +115,6 @@ def test_real_photos_and_grayscale(tmp_path):
     np.testing.assert_array_equal(y.numpy(), [0, 0, 1, 1])
 
 
-def test_missing_folder(tmp_path):
-    with pytest.raises(FileNotFoundError, match="not found"):
-        image_folder(tmp_path / "nope")
-
-
-def test_empty_folder(tmp_path):
-    with pytest.raises(ValueError, match="No class sub-folders"):
-        image_folder(tmp_path)
-
-
-def test_loose_images_without_class_folders(tmp_path):
-    (tmp_path / "a.png").write_bytes(_png(_rgb(4, 4, 0)))
-    with pytest.raises(ValueError, match="1 image file.*sub-folder per class"):
-        image_folder(tmp_path)
-
-
-def test_class_folder_without_images(tmp_path):
-    (tmp_path / "full").mkdir()
-    (tmp_path / "full" / "a.png").write_bytes(_png(_rgb(4, 4, 0)))
-    (tmp_path / "empty").mkdir()
-    (tmp_path / "empty" / "readme.txt").write_text("x")
-    with pytest.raises(ValueError, match=r"\['empty'\]"):
-        image_folder(tmp_path)
-
-
-def test_unreadable_image_is_named(tmp_path):
-    (tmp_path / "c").mkdir()
-    (tmp_path / "c" / "ok.png").write_bytes(_png(_rgb(4, 4, 0)))
-    (tmp_path / "c" / "broken.jpg").write_bytes(b"this is not a jpeg")
-    with pytest.raises(ValueError, match="broken.jpg"):
-        image_folder(tmp_path)
-
-
-def test_truncated_image_found_by_the_header_check(tmp_path):
-    (tmp_path / "c").mkdir()
-    data = _png(_rgb(40, 40, 0))
-    (tmp_path / "c" / "cut.png").write_bytes(data[: len(data) // 2])
-    # No IEND chunk: named without decoding anything.
-    with pytest.raises(ValueError, match="cut.png.*truncated PNG"):
-        list_image_folder(tmp_path)
-
-
 def test_damaged_image_found_by_full_check(tmp_path):
     (tmp_path / "c").mkdir()
     data = _png(_rgb(40, 40, 0))
@@ -164,9 +127,124 @@ def test_damaged_image_found_by_full_check(tmp_path):
         image_folder(tmp_path, check_images="full")
 
 
-def test_invalid_arguments(folder):
-    root, _ = folder
-    with pytest.raises(ValueError, match="check_images='all'"):
-        image_folder(root, check_images="all")
-    with pytest.raises(ValueError, match="channels=2"):
-        image_folder(root, channels=2)
+# -- bad folders and settings: errors that name the folder or the file,
+# raised before a dataset is built, leaving nothing behind.
+
+def _pil_png(size=8):
+    buf = io.BytesIO()
+    Image.new("RGB", (size, size), (10, 20, 30)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _pil_jpeg(size=32):
+    buf = io.BytesIO()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (size, size, 3), np.uint8)).save(
+        buf, "JPEG")
+    return buf.getvalue()
+
+
+def _pil_bmp():
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buf, "BMP")
+    return buf.getvalue()
+
+
+def _put(root, rel, content):
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return path
+
+
+def _good(root):
+    _put(root, "a/0.png", _pil_png())
+    _put(root, "b/0.png", _pil_png())
+
+
+# name -> (files to write under the root, or None for special layouts,
+#          exception, needles; "{root}" is replaced by the root folder)
+FOLDERS = {
+    "truncated_jpeg": ({"b/1.jpg": _pil_jpeg()[:300]}, ValueError,
+                       ["b/1.jpg", "truncated JPEG"]),
+    "truncated_png": ({"a/1.png": _pil_png()[:40]}, ValueError,
+                      ["a/1.png", "truncated PNG"]),
+    "truncated_bmp": ({"a/1.bmp": _pil_bmp()[:60]}, ValueError,
+                      ["a/1.bmp", "truncated BMP"]),
+    "text_as_jpeg": ({"a/x.jpg": b"hello world"}, ValueError,
+                     ["a/x.jpg", "not a JPEG/PNG/BMP/GIF"]),
+    "empty_file": ({"a/e.png": b""}, ValueError, ["a/e.png"]),
+    "empty_class": ({"c/readme.txt": b"notes"}, ValueError,
+                    ["['c']", "{root}", "No images"]),
+    "empty_class_dir": ({"c/.keep": b""}, ValueError, ["['c']", "{root}"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FOLDERS))
+@pytest.mark.parametrize("mode", ["header", "full"])
+def test_bad_folders(name, mode, tmp_path):
+    root = tmp_path / "data"
+    _good(root)
+    files, exc, needles = FOLDERS[name]
+    for rel, content in files.items():
+        _put(root, rel, content)
+    needles = [n.replace("{root}", str(root)) for n in needles]
+    rejects(lambda: data.list_image_folder(root, mode), exc, *needles,
+            directory=tmp_path)
+    rejects(lambda: data.image_folder(root, check_images=mode), exc,
+            *needles, directory=tmp_path)
+
+
+def test_trailing_bytes_after_the_jpeg_end_are_fine(tmp_path):
+    root = tmp_path / "data"
+    _good(root)
+    _put(root, "a/t.jpg", _pil_jpeg() + b"\x00" * 100)
+    files, labels, classes = data.list_image_folder(root, "full")
+    assert len(files) == 3 and classes == ["a", "b"]
+
+
+LAYOUTS = {
+    "missing": (lambda r: r / "nope", FileNotFoundError, ["nope",
+                                                          "not found"]),
+    "a_file": (lambda r: _put(r, "f.png", _pil_png()), FileNotFoundError,
+               ["f.png", "not a folder"]),
+    "empty": (lambda r: r, ValueError, ["No class sub-folders"]),
+    "loose_images": (lambda r: (_put(r, "x.png", _pil_png()), r)[1], ValueError,
+                     ["No class sub-folders", "1 image file",
+                      "sub-folder per class"]),
+    "hidden_only": (lambda r: (_put(r, ".cache/x.png", _pil_png()), r)[1],
+                    ValueError, ["No class sub-folders"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LAYOUTS))
+def test_bad_layouts(name, tmp_path):
+    root = tmp_path / "data"
+    root.mkdir()
+    make, exc, needles = LAYOUTS[name]
+    target = make(root)
+    rejects(lambda: data.list_image_folder(target), exc, *needles,
+            str(target), directory=tmp_path)
+
+
+ARGS = [
+    (lambda r: data.list_image_folder(r, "deep"), ValueError,
+     ["check_images", "'deep'", "header"]),
+    (lambda r: data.image_folder(r, check_images="all"), ValueError,
+     ["check_images='all'"]),
+    (lambda r: data.image_folder(r, channels=2), ValueError,
+     ["channels=2", "1 or 3"]),
+    (lambda r: data.resolve_data_config(input_size=(3, -1, 8)), ValueError,
+     ["input_size"]),
+    (lambda r: data.resolve_data_config(interpolation="nearest-ish"),
+     ValueError, ["interpolation", "nearest-ish"]),
+    (lambda r: data.load("mnist", "train"), ValueError, ["mnist",
+                                                         "cifar10"]),
+]
+
+
+@pytest.mark.parametrize("call,exc,needles", ARGS)
+def test_bad_arguments(call, exc, needles, tmp_path):
+    root = tmp_path / "data"
+    _good(root)
+    rejects(lambda: call(root), exc, *needles, directory=tmp_path)

@@ -162,27 +162,6 @@ def test_mock_cifar10_local_weights_unnormalized(tmp_path, capsys):
     assert res["metrics"]["accuracy"]["one_crop"]["num_images"] == 3
 
 
-@pytest.mark.parametrize(
-    "argv, needles",
-    [
-        (["--metrics", "accuracy,psnr"], ["Unknown metric", "psnr"]),
-        (["--dataset", "mnist"], ["Unknown dataset", "mnist"]),
-        (["--reference", "XYZ"], ["Unknown --reference", "XYZ"]),
-    ],
-    ids=["unknown-metric", "unknown-dataset", "unknown-reference"],
-)
-def test_bad_arguments_fail_in_one_line(photos, tmp_path, capsys, argv,
-                                        needles):
-    args = {"--dataset": f"folder:{photos}", "--metrics": "consistency"}
-    args.update(dict(zip(argv[::2], argv[1::2])))
-    flat = [x for kv in args.items() for x in kv]
-    out = tmp_path / "r.json"
-    rc = _main(MODEL, "--random-weights", *flat, "--output", out)
-    assert rc == 2
-    _one_line_error(capsys, *needles)
-    assert not out.exists()
-
-
 def test_empty_folder_fails_in_one_line(tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -5,8 +5,11 @@ import numpy as np
 import pytest
 
 keras = pytest.importorskip("keras")
-pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow",
-                                reason="exports run on the TensorFlow backend")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                       reason="exports run on the TensorFlow backend"),
+]
 tf = pytest.importorskip("tensorflow")
 
 from keras_cmod import layers  # noqa: E402
@@ -92,6 +95,7 @@ def test_onnx_at_two_sizes(fitted_small, tmp_path):
     _check(_onnx_runner(tmp_path / "m.onnx"), model, _inputs())
 
 
+@pytest.mark.slow
 @pytest.mark.large
 def test_resnet18_cmod_cifar10_dynamic_exports(tmp_path):
     from keras_cmod import zoo

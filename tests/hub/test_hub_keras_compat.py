@@ -17,9 +17,12 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 from hub_test_models import TOKEN, predict, tiny_model
 
 import keras_cmod.hub as kh
+
+pytestmark = pytest.mark.slow
 
 REPO = "keras-cmod-test/tiny"
 HERE = pathlib.Path(__file__).resolve().parent

@@ -15,6 +15,7 @@ from fakehub import FakeHub
 from sweep import cli
 
 pytest.importorskip("skimage")
+pytestmark = pytest.mark.slow
 
 TOKEN = "hf_fake_write_token_0123456789"
 CLASSES = ["astronaut", "coffee", "rocket"]

@@ -8,6 +8,9 @@ Tiny sizes (48 px, 3 classes, ResNet-18), no training, no network.
 import numpy as np
 import pytest
 
+# Journeys: the slow tier.
+pytestmark = pytest.mark.slow
+
 NAME = "resnet18_cmod"
 SIZE = 48
 CLASSES = ["astronaut", "coffee", "rocket"]

@@ -72,26 +72,6 @@ def test_layer_contract():
     )
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"depth": 0}, "depth"),
-    ({"depth": 2, "stride": 3}, "power of two"),
-    ({"depth": 2, "stride": 8}, "power of two"),
-    ({"depth": 2, "output_mode": "imag"}, "output_mode"),
-    ({"depth": 2, "packets": [40]}, "packets"),
-    ({"depth": 2, "wavelet": "qshift_z"}, "qshift_a"),
-    ({"depth": 2, "padding": -1}, "padding"),
-    ({"depth": 2, "implementation": "dense"}, "implementation"),
-])
-def test_bad_arguments(kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        layers.DTCWPT2D(**kwargs)
-
-
-def test_input_smaller_than_kernel():
-    with pytest.raises(ValueError, match="at least 66 pixels"):
-        layers.DTCWPT2D(3, 8, padding=0)(np.zeros((1, 30, 30, 1), "float32"))
-
-
 def test_auto_plan_choice():
     from keras_cmod.layers.dtcwpt import (
         CascadePlan,
@@ -175,6 +155,7 @@ print(json.dumps({"ops": ops_, "strides": strides}))
 """
 
 
+@pytest.mark.slow
 def test_same_ops_whether_the_process_starts_with_fit_or_eager():
     """The strided passes are chosen when the layer is built, not from the
     first call: a process starting with `train_on_batch` and one starting

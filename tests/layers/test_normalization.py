@@ -62,12 +62,6 @@ def test_bias_default_init_is_uniform_minus_one_one():
     assert v.min() >= -1 and v.max() <= 1 and v.std() > 0.4
 
 
-@pytest.mark.parametrize("kwargs", [{"momentum": 1.0}, {"epsilon": 0.0}])
-def test_modulus_batch_norm_bad_arguments(kwargs):
-    with pytest.raises(ValueError):
-        layers.ModulusBatchNorm(**kwargs)
-
-
 def test_packet_selection_penalty():
     pen = layers.PacketSelectionPenalty(0.1)
     w = np.array([[1.0, 0.0, 2.0], [0.0, 3.0, -2.0], [0.0, 0.0, 1.0]])

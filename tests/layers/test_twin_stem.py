@@ -177,7 +177,7 @@ def test_cmod_more_stable_than_rmax_on_a_real_photo(selection):
     ("resnet", "cmod", "none"),
     ("resnet", "rmax", "blurpool"),
     ("alexnet", "cmod", "none"),
-    ("alexnet", "rmax", "none"),
+    pytest.param("alexnet", "rmax", "none", marks=pytest.mark.slow),
 ])
 def test_layer_contract(family, mode, antialias):
     size = 48 if family == "resnet" else 80
@@ -208,24 +208,6 @@ def test_mixed_precision_matches_float32():
     ya = np.asarray(a(x))
     yb = np.asarray(b(x)).astype("float32")
     np.testing.assert_allclose(yb, ya, atol=2e-2 * np.abs(ya).max())
-
-
-@pytest.mark.parametrize("kwargs,match", [
-    ({"family": "vgg"}, "family"),
-    ({"mode": "max"}, "mode"),
-    ({"antialias": "gauss"}, "antialias"),
-    ({"family": "alexnet", "antialias": "adaptive_blurpool"}, "AlexNet"),
-    ({"blur_size": 9, "antialias": "blurpool"}, "1..7"),
-])
-def test_bad_arguments(kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        stem = layers.TwinStem(**kwargs)
-        stem.build((None, 64, 64, 3))
-
-
-def test_wrong_channel_count():
-    with pytest.raises(ValueError, match="3 input channels"):
-        layers.TwinStem().build((None, 64, 64, 1))
 
 
 @pytest.mark.parametrize("family", ["resnet", "alexnet"])

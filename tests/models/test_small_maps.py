@@ -49,7 +49,9 @@ def _build(arch):
     return arch, dynamic, inputs, expected
 
 
-@pytest.fixture(scope="module", params=ARCHS)
+# The twin's static models take ~20 s to build: slow tier.
+@pytest.fixture(scope="module", params=[
+    ARCHS[0], pytest.param(ARCHS[1], marks=pytest.mark.slow)])
 def models(request):
     return _build(request.param)
 
@@ -77,6 +79,7 @@ def test_keras_dynamic_equals_static(models):
                                    rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 @TF_ONLY
 def test_tflite_dynamic_equals_static(models, tmp_path):
     _, dynamic, inputs, expected = models
@@ -97,6 +100,7 @@ def test_tflite_dynamic_equals_static(models, tmp_path):
 
 
 # The twin's ONNX case runs the same padding code; it is `large` for time.
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", [
     "alexnet_blurpool",
     pytest.param("alexnet_blurpool_cmod", marks=pytest.mark.large),

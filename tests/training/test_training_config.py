@@ -1,4 +1,5 @@
-"""TrainConfig JSON round trip, validation, overrides, recipes, CLI parsing."""
+"""TrainConfig JSON round trip, validation (every field's bad values),
+overrides, recipes, CLI parsing."""
 
 import argparse
 import filecmp
@@ -7,6 +8,7 @@ import json
 import os
 
 import pytest
+from sweep import rejects
 
 from keras_cmod import zoo
 from keras_cmod.training import cli
@@ -45,21 +47,14 @@ def test_unknown_fields_are_refused_with_a_hint():
         TrainConfig().with_overrides(["no_such_field=1"])
 
 
+# Values only `replace` sees in context (several fields together).
 @pytest.mark.parametrize(
     "changes, match",
     [
-        ({"batch_size": 0}, "batch_size"),
         ({"epochs": 2.5}, "epochs"),
-        ({"mixed_precision": "fp8"}, "mixed_precision"),
-        ({"strategy": "gpu"}, "strategy"),
         ({"dataset": "cifar100"}, "Unknown dataset 'cifar100'"),
         ({"dataset": "folder:"}, "dataset"),
-        ({"learning_rate": -0.1}, "learning_rate"),
-        ({"momentum": 1.0}, "momentum"),
-        ({"input_size": [0, 32]}, "input_size"),
-        ({"lr_schedule": "cosine"}, "lr_schedule"),
         ({"pretrained": True, "weights": "w.h5"}, "either"),
-        ({"grad_accum_steps": 0}, "grad_accum_steps"),
         ({"dataset": "folder:/data/x", "val_split": "train_minus_heldout"},
          "validation folder"),
     ],
@@ -67,6 +62,50 @@ def test_unknown_fields_are_refused_with_a_hint():
 def test_invalid_values(changes, match):
     with pytest.raises(ValueError, match=match):
         TrainConfig().replace(**changes)
+
+
+BASE = dict(model="tiny_plain", dataset="synthetic", input_size=[8, 8],
+            num_classes=4, epochs=1, steps_per_epoch=1, batch_size=4,
+            val_split=None, synthetic_train_size=8)
+
+# (changes, needles): every field's bad values, each error naming the
+# field and the value or what is allowed.
+CONFIGS = [
+    ({"learning_rate": float("inf")}, ["learning_rate", "inf", "finite"]),
+    ({"learning_rate": float("nan")}, ["learning_rate", "nan"]),
+    ({"learning_rate": 0.0}, ["learning_rate", "> 0"]),
+    ({"learning_rate": -1.0}, ["learning_rate", "-1.0"]),
+    ({"learning_rate": "0.1"}, ["learning_rate", "'0.1'"]),
+    ({"lr_gamma": 0.0}, ["lr_gamma", "> 0"]),
+    ({"momentum": 1.0}, ["momentum", "[0, 1)"]),
+    ({"momentum": float("-inf")}, ["momentum", "-inf"]),
+    ({"weight_decay": float("nan")}, ["weight_decay", "nan"]),
+    ({"batch_size": 0}, ["batch_size", ">= 1"]),
+    ({"batch_size": 2.5}, ["batch_size", "2.5"]),
+    ({"batch_size": True}, ["batch_size", "True"]),
+    ({"epochs": 0}, ["epochs", ">= 1"]),
+    ({"epochs": "10"}, ["epochs", "'10'"]),
+    ({"steps_per_epoch": 0}, ["steps_per_epoch", ">= 1"]),
+    ({"grad_accum_steps": -2}, ["grad_accum_steps", "-2"]),
+    ({"input_size": [8, 0]}, ["input_size", "positive ints"]),
+    ({"input_size": [8]}, ["input_size", "[height, width]"]),
+    ({"num_classes": 0}, ["num_classes", ">= 1"]),
+    ({"strategy": "gpu"}, ["strategy", "'tpu'"]),
+    ({"mixed_precision": "fp16"}, ["mixed_precision", "'float16'"]),
+    ({"lr_schedule": "cosine"}, ["lr_schedule", "'step'"]),
+    ({"keep_checkpoints": 0}, ["keep_checkpoints", ">= 1"]),
+    ({"seed": -1}, ["seed", ">= 0"]),
+    ({"model_kwargs": [1]}, ["model_kwargs", "JSON object"]),
+    ({"dataset": "cifar-10"}, ["cifar-10", "'cifar10'"]),
+    ({"epochz": 3}, ["epochz", "epochs"]),
+]
+
+
+@pytest.mark.parametrize("changes,needles", CONFIGS)
+def test_invalid_config_values(changes, needles, tmp_path):
+    values = dict(BASE, **changes)
+    rejects(lambda: TrainConfig.from_dict(values), (ValueError, TypeError),
+            *needles, directory=tmp_path)
 
 
 def test_parse_overrides():

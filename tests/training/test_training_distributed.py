@@ -19,6 +19,7 @@ import subprocess
 
 import keras
 import numpy as np
+import pytest
 from training_utils import (
     driver_cmd,
     env,
@@ -29,6 +30,8 @@ from training_utils import (
     tail,
     tiny_args,
 )
+
+pytestmark = pytest.mark.slow
 
 TOL = dict(rtol=1e-5, atol=1e-6)
 

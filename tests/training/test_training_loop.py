@@ -62,6 +62,7 @@ def test_trains_a_real_zoo_model(r18_run):
                                fresh.predict(x, verbose=0), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_fine_tune_from_run_weights_with_frozen_backbone(r18_run):
     _, out, _ = r18_run
     trained = keras.saving.load_model(out / "model.keras")
@@ -98,6 +99,7 @@ def test_fine_tune_from_run_weights_with_frozen_backbone(r18_run):
         freeze_backbone(model, head="classifier")
 
 
+@pytest.mark.slow
 def test_fine_tune_through_the_trainer(r18_run, tmp_path):
     """`--weights W --num-classes 3 --freeze-backbone` in `train`."""
     _, out, _ = r18_run

@@ -40,7 +40,8 @@ def test_packet_count_and_support(depth, count, support):
     assert energy[:, 0].sum() > 0 and energy[:, -1].sum() > 0
 
 
-@pytest.mark.parametrize("depth", [1, 2, 3, 4])
+@pytest.mark.parametrize("depth", [
+    1, 2, 3, pytest.param(4, marks=pytest.mark.slow)])
 def test_every_packet_is_analytic(depth):
     for kernel in wavelets.dtcwpt_kernels(depth):
         neg, pos = wt._negative_frequency_energy(kernel)

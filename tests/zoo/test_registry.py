@@ -2,8 +2,9 @@ import warnings
 
 import numpy as np
 import pytest
+from sweep import rejects
 
-from keras_cmod import zoo
+from keras_cmod import hub, zoo
 from keras_cmod.zoo import registry
 
 VARIANTS = ["", "_twin", "_cmod", "_blurpool", "_blurpool_twin",
@@ -118,11 +119,6 @@ def test_new_head_keeps_backbone(trained_files):
     assert headless.output_shape == (None, 512)
 
 
-def test_missing_weights_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="No weights"):
-        zoo.load("resnet18", weights=str(tmp_path / "nope.weights.h5"))
-
-
 def test_weights_of_another_architecture(trained_files):
     d, _, _ = trained_files
     with pytest.raises(ValueError):
@@ -144,7 +140,7 @@ def test_features_only():
         zoo.create_model("resnet18", features_only=True, out_indices=(5,),
                          input_shape=(64, 64, 3))
     alex = zoo.create_model("alexnet_cmod", features_only=True,
-                            input_shape=(224, 224, 3))
+                            input_shape=(64, 64, 3))
     assert [o.shape[-1] for o in alex.outputs] == [64, 192, 256, 256]
 
 
@@ -157,11 +153,198 @@ def test_registering_twice_warns():
         assert zoo.get_pretrained_cfg("resnet18.in1k") is cfg
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"num_classes": 0}, "num_classes"),
-    ({"pooling": "foo", "include_top": False}, "pooling"),
-    ({"input_shape": (8, 8, 3)}, "at least"),
-])
-def test_bad_kwargs(kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        zoo.create_model("resnet18_cmod", **kwargs)
+# -- bad inputs to the zoo and the Hub: one clear error (the exception type,
+# words of its message: the bad value or what is allowed), nothing left in
+# the folder the call was pointed at.
+
+NAME = "resnet18_cmod.cifar10"
+# No request may be made: every bad input is refused before.
+DEAD = "http://127.0.0.1:9"
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    """A 4-class 32x32 model folder, its weights, and broken copies."""
+    root = tmp_path_factory.mktemp("assets")
+    model = zoo.create_model(NAME, num_classes=4)
+    good = hub.save_pretrained(model, root / "good")
+    weights = good / "model.weights.h5"
+    data = weights.read_bytes()
+    (root / "truncated.weights.h5").write_bytes(data[: len(data) // 3])
+    (root / "text.weights.h5").write_text("not hdf5")
+    (root / "weights.npz").write_bytes(b"x")
+    for name, text in (("corrupt", "{not json"), ("train", '{"epochs": 1}'),
+                       ("other", '{"class_name": "Sequential", "config": {},'
+                                 ' "registered_name": "Sequential"}')):
+        d = root / name
+        d.mkdir()
+        (d / "config.json").write_text(text)
+        (d / "model.weights.h5").write_bytes(data)
+    (root / "noweights").mkdir()
+    (root / "noweights" / "config.json").write_bytes(
+        (good / "config.json").read_bytes())
+    trunc = root / "truncated_folder"
+    trunc.mkdir()
+    for name in ("config.json", "metadata.json"):
+        (trunc / name).write_bytes((good / name).read_bytes())
+    (trunc / "model.weights.h5").write_bytes(data[: len(data) // 3])
+    r34 = zoo.create_model("resnet34_cmod.cifar10")
+    r34.save_weights(root / "r34.weights.h5")
+    return {"root": root, "good": good, "weights": weights, "model": model}
+
+
+def _img(dtype="uint8", shape=(1, 32, 32, 3), value=0):
+    return np.full(shape, value, dtype)
+
+
+CASES = [
+    # list_models / get_pretrained_cfg / names
+    ("list_filter_int", lambda a: zoo.list_models(123), TypeError,
+     ["filter", "123"]),
+    ("list_exclude_int", lambda a: zoo.list_models(exclude_filters=[1]),
+     TypeError, ["exclude_filters"]),
+    ("list_pretrained_str", lambda a: zoo.list_models(pretrained="yes"),
+     TypeError, ["pretrained", "yes"]),
+    ("cfg_int", lambda a: zoo.get_pretrained_cfg(5), TypeError, ["str"]),
+    ("cfg_empty", lambda a: zoo.get_pretrained_cfg(""), ValueError,
+     ["non-empty"]),
+    ("cfg_typo", lambda a: zoo.get_pretrained_cfg("resnt34_cmod"),
+     ValueError, ["resnt34_cmod", "did you mean", "resnet34_cmod"]),
+    ("cfg_bad_tag", lambda a: zoo.get_pretrained_cfg("resnet18_cmod.mnist"),
+     ValueError, ["mnist", "cifar10"]),
+    ("kwargs_check", lambda a: zoo.check_model_kwargs(NAME, {"blur_sze": 5}),
+     TypeError, ["blur_sze", "blur_size"]),
+    ("kwargs_check_value_error", lambda a: zoo.check_model_kwargs(
+        NAME, {"blur_sze": 5}), ValueError, ["blur_sze"]),
+    ("kwargs_check_not_dict", lambda a: zoo.check_model_kwargs(NAME, [1]),
+     TypeError, ["dict"]),
+    ("create_typo_value_error", lambda a: zoo.create_model(NAME, blur_sze=5),
+     ValueError, ["blur_sze"]),
+    # create_model
+    ("create_typo_kwarg", lambda a: zoo.create_model(NAME, blur_sze=5),
+     TypeError, ["blur_sze", "blur_size"]),
+    ("create_alexnet_kwarg", lambda a: zoo.create_model("alexnet",
+                                                        depth=18),
+     TypeError, ["depth", "dropout"]),
+    ("create_include_top_str", lambda a: zoo.create_model(
+        NAME, include_top="no"), TypeError, ["include_top", "no"]),
+    ("create_num_classes_0", lambda a: zoo.create_model(NAME, num_classes=0),
+     ValueError, ["num_classes", "0"]),
+    ("create_num_classes_float", lambda a: zoo.create_model(
+        NAME, num_classes=2.5), ValueError, ["num_classes", "2.5"]),
+    ("create_num_classes_bool", lambda a: zoo.create_model(
+        NAME, num_classes=True), ValueError, ["num_classes", "True"]),
+    ("create_pooling", lambda a: zoo.create_model(
+        NAME, include_top=False, pooling="mean"), ValueError,
+     ["pooling", "mean"]),
+    ("create_shape_2d", lambda a: zoo.create_model(NAME,
+                                                   input_shape=(32, 32)),
+     ValueError, ["input_shape", "(32, 32)"]),
+    ("create_shape_gray", lambda a: zoo.create_model(
+        NAME, input_shape=(32, 32, 1)), ValueError, ["input_shape", "3"]),
+    ("create_shape_small", lambda a: zoo.create_model(
+        NAME, input_shape=(16, 16, 3)), ValueError, ["at least 32"]),
+    ("create_shape_str", lambda a: zoo.create_model(NAME,
+                                                    input_shape="32x32"),
+     ValueError, ["input_shape", "32x32"]),
+    ("create_shape_float", lambda a: zoo.create_model(
+        NAME, input_shape=(32.5, 32, 3)), ValueError, ["input_shape"]),
+    ("create_stem", lambda a: zoo.create_model(NAME, stem="gabor"),
+     ValueError, ["stem", "gabor"]),
+    ("create_features_only", lambda a: zoo.create_model(
+        NAME, features_only="yes"), TypeError, ["features_only"]),
+    ("create_out_indices", lambda a: zoo.create_model(
+        NAME, features_only=True, out_indices=(9,)), ValueError,
+     ["out_indices", "9"]),
+    ("create_pretrained_cfg", lambda a: zoo.create_model(
+        NAME, pretrained_cfg="x"), TypeError, ["pretrained_cfg"]),
+    ("create_no_weights", lambda a: zoo.create_model(NAME, pretrained=True),
+     ValueError, ["no pretrained weights", "--model resnet18_cmod.cifar10",
+                  "create_model('resnet18_cmod.cifar10')"]),
+    # load with local weights
+    ("load_missing", lambda a: zoo.load(NAME, weights=a["root"] / "nope.h5"),
+     FileNotFoundError, ["No weights", "nope.h5"]),
+    ("load_truncated", lambda a: zoo.load(
+        NAME, weights=a["root"] / "truncated.weights.h5"), ValueError,
+     ["truncated.weights.h5", "truncated"]),
+    ("load_text_h5", lambda a: zoo.load(
+        NAME, weights=a["root"] / "text.weights.h5"), ValueError,
+     ["text.weights.h5"]),
+    ("load_npz", lambda a: zoo.load(NAME, weights=a["root"] / "weights.npz"),
+     ValueError, ["weights.npz", ".weights.h5"]),
+    ("load_other_depth", lambda a: zoo.load(
+        NAME, weights=a["root"] / "r34.weights.h5"), ValueError,
+     ["r34.weights.h5", "layer", "shape"]),
+    ("load_corrupt_config", lambda a: zoo.load(f"local-dir:{a['root']}"
+                                               "/corrupt"), ValueError,
+     ["corrupt", "config.json", "not valid json"]),
+    ("load_train_config", lambda a: zoo.load(f"local-dir:{a['root']}/train"),
+     ValueError, ["config.json", "not the config of a keras-cmod model"]),
+    ("load_other_model", lambda a: zoo.load(f"local:{a['root']}/other"),
+     ValueError, ["other", "from_pretrained"]),
+    ("load_no_weights_dir", lambda a: zoo.load(
+        f"local-dir:{a['root']}/noweights"), FileNotFoundError,
+     ["noweights", "model.weights.h5"]),
+    ("load_missing_dir", lambda a: zoo.load(f"local-dir:{a['root']}/absent"),
+     FileNotFoundError, ["absent"]),
+    ("load_source_and_weights", lambda a: zoo.load(
+        f"local-dir:{a['good']}", weights=a["weights"]), ValueError,
+     ["weights", "one of them"]),
+    ("load_weights_dir_other_arch", lambda a: zoo.load(
+        "resnet18_blurpool_cmod.cifar10", weights=a["good"]), ValueError,
+     ["antialias"]),
+    ("load_bad_repo", lambda a: zoo.load("hf-hub:bad repo/x"), ValueError,
+     ["bad repo/x"]),
+    ("load_scheme", lambda a: zoo.load("s3://bucket/model"), ValueError,
+     ["s3://bucket/model"]),
+    ("load_empty_rev", lambda a: zoo.load("hf-hub:org/name@"), ValueError,
+     ["empty revision"]),
+    # preprocess_input
+    ("pre_int64", lambda a: zoo.preprocess_input(_img("int64"), NAME),
+     TypeError, ["uint8", "int64"]),
+    ("pre_float_255", lambda a: zoo.preprocess_input(
+        _img("float32", value=255.0), NAME), ValueError, ["[0, 1]", "255"]),
+    ("pre_nan", lambda a: zoo.preprocess_input(
+        _img("float32", value=np.nan), NAME), ValueError, ["[0, 1]"]),
+    ("pre_gray", lambda a: zoo.preprocess_input(
+        _img(shape=(1, 32, 32, 1)), NAME), ValueError, ["3 channels"]),
+    ("pre_model_type", lambda a: zoo.preprocess_input(_img(), 3),
+     TypeError, ["model_or_name"]),
+    ("pre_name", lambda a: zoo.preprocess_input(_img(), "resnet18_cmd"),
+     ValueError, ["resnet18_cmd"]),
+    # hub
+    ("save_over_file", lambda a: hub.save_pretrained(
+        a["model"], a["weights"]), FileExistsError, ["model.weights.h5"]),
+    ("save_bad_repo_id", lambda a: hub.save_pretrained(
+        a["model"], a["root"] / "x", repo_id="no"), ValueError, ["'no'"]),
+    ("from_corrupt_config", lambda a: hub.from_pretrained(
+        a["root"] / "corrupt"), ValueError, ["config.json", "json"]),
+    ("from_train_config", lambda a: hub.from_pretrained(
+        a["root"] / "train"), ValueError, ["config.json",
+                                           "not a keras model config"]),
+    ("from_missing", lambda a: hub.from_pretrained(
+        f"local-dir:{a['root']}/absent"), FileNotFoundError, ["absent"]),
+    ("from_bad_source", lambda a: hub.from_pretrained(42), ValueError,
+     ["42"]),
+    ("push_bad_repo", lambda a: hub.push_to_hub(
+        a["model"], "org/na me", endpoint=DEAD), ValueError, ["org/na me"]),
+    ("push_train_folder", lambda a: hub.push_to_hub(
+        a["root"] / "train", "org/x", endpoint=DEAD, token="t"), ValueError,
+     ["config.json", "not a keras model config"]),
+    ("push_not_a_folder", lambda a: hub.push_to_hub(
+        a["root"] / "absent", "org/x", endpoint=DEAD, token="t"),
+     FileNotFoundError, ["absent"]),
+    ("push_truncated", lambda a: hub.push_to_hub(
+        a["root"] / "truncated_folder", "org/x", endpoint=DEAD, token="t"),
+     ValueError, ["does not load", "refusing"]),
+]
+
+
+@pytest.mark.parametrize("fn,exc,needles", [c[1:] for c in CASES],
+                         ids=[c[0] for c in CASES])
+def test_bad_input(fn, exc, needles, assets, no_real_hub):
+    rejects(lambda: fn(assets), exc, *needles, directory=assets["root"])
+
+
+def test_sweep_is_large_enough():
+    assert len(CASES) >= 40

@@ -84,6 +84,7 @@ def _assert_same_weights(a, b):
             np.testing.assert_array_equal(x, y, err_msg=name)
 
 
+@pytest.mark.slow
 def test_release_end_to_end(fake_hub, hub_token, hf_cache, photos, zoo_copy,
                             tmp_path, monkeypatch, capsys, published_table,
                             repo_files):

@@ -59,6 +59,7 @@ def test_keras_round_trip_keeps_cfg(tmp_path):
     assert again.pretrained_cfg == model.pretrained_cfg
 
 
+@pytest.mark.slow
 def test_other_head_loads_backbone(tmp_path):
     model = zoo.create_model(NAME, num_classes=4)
     path = tmp_path / "w.weights.h5"
@@ -102,6 +103,7 @@ def test_preprocess_input_uint8_and_float_agree():
         a[0, 0, 0], (img[0, 0, 0] / 255.0 - cfg.mean) / cfg.std, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_list_command_path_imports_no_tensorflow():
     # The package __init__ is bypassed so that this checks the zoo's own
     # modules: the registry, the presets and the `list` command.

@@ -1,5 +1,8 @@
 """Bad input on every `keras-cmod` sub-command: one error line, exit 2.
 
+This file owns that behaviour for every command; the command modules'
+own test files test what the commands do.
+
 Each case runs `keras_cmod.cli.main(ARGV)` in-process (a few through a
 real `keras-cmod` subprocess) and asserts: exit status 2, exactly one
 `error:` line on stderr naming the offending file or value, no traceback,
@@ -358,6 +361,7 @@ SUBPROCESS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("argv,needles", SUBPROCESS, ids=_ids(SUBPROCESS))
 def test_bad_input_in_a_process(argv, needles, files, out):
     argv = _fill(argv, files, out)
