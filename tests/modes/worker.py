@@ -41,7 +41,8 @@ parser.add_argument("out")
 parser.add_argument("--export")
 parser.add_argument("--serve", nargs="*", default=[])
 parser.add_argument("--only-serve", action="store_true")
-parser.add_argument("--models", default="fast", choices=("fast", "all"))
+parser.add_argument("--models", default="fast",
+                    help="fast, all, or one key of MODELS")
 args = parser.parse_args()
 
 MODELS = {
@@ -113,7 +114,8 @@ if not args.only_serve:
         out[f"layer/{key}/train"] = np.asarray(layer(x, training=True))
 
     for i, (key, (name, kwargs, size)) in enumerate(sorted(MODELS.items())):
-        if args.models == "fast" and key not in FAST:
+        if args.models == "fast" and key not in FAST or (
+                args.models not in ("fast", "all") and key != args.models):
             continue
         start = time.perf_counter()
         keras.utils.set_random_seed(0)
