@@ -225,3 +225,19 @@ def float_input(inputs, dtype, layer_name):
         f"{layer_name} expects a real (float or integer) input. "
         f"Received: dtype={kind}"
     )
+
+
+def empty_batch_output(layer, inputs, dtype=None):
+    """The output of a batch known to hold 0 images (its shape, no values),
+    or `None` for any other batch.
+
+    Kernel libraries disagree on empty tensors: oneDNN's convolutions return
+    their input unchanged for a batch of 0, TensorFlow's `MirrorPad` refuses
+    it, a batch norm would average nothing. So the layers answer an empty
+    batch from their output shape before any kernel runs.
+    """
+    shape = tuple(inputs.shape)
+    if not shape or shape[0] != 0:
+        return None
+    out = layer.compute_output_shape(shape)
+    return ops.zeros((0,) + tuple(out[1:]), dtype or layer.compute_dtype)

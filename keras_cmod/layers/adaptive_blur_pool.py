@@ -9,6 +9,7 @@ from keras_cmod.layers._utils import (
     check_int,
     check_rank,
     check_spatial,
+    empty_batch_output,
     float_input,
 )
 from keras_cmod.layers.blur_pool import blur_padding, pad_reflect_safe
@@ -131,6 +132,9 @@ class AdaptiveBlurPool2D(keras.layers.Layer):
         check_rank(inputs.shape, 4, "AdaptiveBlurPool2D")
         check_spatial(inputs.shape, 1, "AdaptiveBlurPool2D")
         inputs = float_input(inputs, self.compute_dtype, "AdaptiveBlurPool2D")
+        empty = empty_batch_output(self, inputs)
+        if empty is not None:
+            return empty
         k, s, g = self.filter_size, self.strides, self.groups
         p = blur_padding(k)
         x = pad_reflect_safe(inputs, (p, p))

@@ -9,6 +9,7 @@ from keras_cmod.layers._utils import (
     check_int,
     check_rank,
     check_spatial,
+    empty_batch_output,
     float_input,
 )
 from keras_cmod.wavelets.blur import BLUR_SIZES, binomial_filter_2d
@@ -160,6 +161,9 @@ class BlurPool2D(keras.layers.Layer):
         check_rank(inputs.shape, 4, "BlurPool2D")
         check_spatial(inputs.shape, 1, "BlurPool2D")
         inputs = float_input(inputs, self.compute_dtype, "BlurPool2D")
+        empty = empty_batch_output(self, inputs)
+        if empty is not None:
+            return empty
         s = self.strides
         if self.filter_size == 1:
             return inputs[:, ::s, ::s, :]

@@ -6,6 +6,7 @@ from keras import ops
 from keras_cmod.layers._utils import (
     check_modulus_epsilon,
     conv_output_size,
+    empty_batch_output,
     fresh_initializer,
     modulus,
     normalize_padding,
@@ -134,6 +135,9 @@ class CModConv2D(keras.layers.Layer):
         check_image_input(inputs.shape, "CModConv2D",
                           channels=self.real_kernel.shape[2])
         self._check_sizes(inputs.shape)
+        empty = empty_batch_output(self, inputs)
+        if empty is not None:
+            return empty
         x = pad_hw(ops.cast(inputs, self.compute_dtype), self.padding)
         # One convolution with the two kernels side by side.
         kernel = ops.concatenate([self.real_kernel, self.imag_kernel], axis=-1)

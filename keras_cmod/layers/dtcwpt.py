@@ -12,7 +12,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_cmod.layers._utils import conv_output_size
+from keras_cmod.layers._utils import conv_output_size, empty_batch_output
 from keras_cmod.wavelets import dtcwpt as wt
 from keras_cmod.wavelets import plans
 from keras_cmod.wavelets.plans import (  # noqa: F401 (public names)
@@ -328,6 +328,9 @@ class DTCWPT2D(keras.layers.Layer):
         inputs = image_input(inputs, "DTCWPT2D")
         check_image_input(inputs.shape, "DTCWPT2D",
                           min_size=self.min_input_size())
+        empty = empty_batch_output(self, inputs)
+        if empty is not None:
+            return empty
         p = self.padding
         x = ops.pad(inputs, ((0, 0), (p, p), (p, p), (0, 0)))
         x = apply_plan(self._plan, x)

@@ -6,6 +6,7 @@ from keras import ops
 
 from keras_cmod.layers._utils import (
     conv_output_size,
+    empty_batch_output,
     fresh_initializer,
     normalize_padding,
     pad_hw,
@@ -326,6 +327,9 @@ class DTCWPTConv2D(keras.layers.Layer):
     def call(self, inputs, training=None):
         inputs = image_input(inputs, "DTCWPTConv2D")
         self._check_input(inputs.shape)
+        empty = empty_batch_output(self, inputs, inputs.dtype)
+        if empty is not None:
+            return empty
         re, im = self.transform(inputs, training=training)
         if im is None:
             return ops.cast(re, inputs.dtype)

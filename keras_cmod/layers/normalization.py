@@ -7,6 +7,7 @@ from keras_cmod.layers._utils import (
     check_defined_channels,
     check_float,
     check_rank,
+    empty_batch_output,
     float_input,
 )
 
@@ -77,6 +78,9 @@ class ModulusBatchNorm(keras.layers.Layer):
     def call(self, inputs, training=None):
         check_rank(inputs.shape, 4, "ModulusBatchNorm")
         inputs = float_input(inputs, self.compute_dtype, "ModulusBatchNorm")
+        empty = empty_batch_output(self, inputs)
+        if empty is not None:  # nothing to normalise, no statistics to move
+            return empty
         dtype = inputs.dtype
         x = ops.cast(inputs, "float32")
         # Variables are float16 / bfloat16 under a pure half policy: every

@@ -14,6 +14,7 @@ from keras import ops
 from keras_cmod.layers._utils import (
     check_modulus_epsilon,
     conv_output_size,
+    empty_batch_output,
     modulus,
     round_half_even_half,
 )
@@ -524,6 +525,9 @@ class TwinStem(keras.layers.Layer):
     def call(self, inputs, training=None):
         x = image_input(inputs, "TwinStem")
         self._check_input(x.shape)
+        empty = empty_batch_output(self, x)
+        if empty is not None:
+            return empty
         x = ops.cast(x, self.compute_dtype)
         p = self.free_padding
         free = self.free_conv(

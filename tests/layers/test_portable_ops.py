@@ -1,8 +1,9 @@
 """Inputs whose support depends on the kernel library: empty batches and
 pure half-precision policies, on every layer of the package.
 
-TensorFlow's `MirrorPad` refuses an empty batch, and Keras turns a residual
-sum on 1x1 maps into a bias-add that refuses it too; under a pure `float16`
+oneDNN's convolutions return their input unchanged for an empty batch,
+TensorFlow's `MirrorPad` refuses one, and Keras turns a residual sum on 1x1
+maps into a bias-add that refuses it too; under a pure `float16`
 or `bfloat16` policy the variables themselves are half precision. None of
 it may reach the user as a kernel error.
 """
@@ -39,8 +40,12 @@ def test_empty_batch(key, training):
     make, shape = LAYERS[key]
     layer = make()
     full = layer(np.ones((2,) + shape, "float32"))
+    weights = [np.asarray(w) for w in layer.get_weights()]
     empty = layer(np.zeros((0,) + shape, "float32"), training=training)
     assert tuple(empty.shape) == (0,) + tuple(full.shape[1:])
+    # No statistic moved (a batch norm would average nothing: NaN).
+    for before, after in zip(weights, layer.get_weights()):
+        np.testing.assert_array_equal(before, np.asarray(after))
 
 
 @pytest.mark.parametrize("policy", ["float16", "bfloat16", "mixed_float16",
