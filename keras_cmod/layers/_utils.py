@@ -236,8 +236,10 @@ def empty_batch_output(layer, inputs, dtype=None):
     it, a batch norm would average nothing. So the layers answer an empty
     batch from their output shape before any kernel runs.
     """
-    shape = tuple(inputs.shape)
-    if not shape or shape[0] != 0:
+    shape = getattr(inputs, "shape", None)
+    if shape is None or not len(shape) or shape[0] != 0:
         return None
-    out = layer.compute_output_shape(shape)
-    return ops.zeros((0,) + tuple(out[1:]), dtype or layer.compute_dtype)
+    return keras.tree.map_shape_structure(
+        lambda out: ops.zeros((0,) + tuple(out[1:]),
+                              dtype or layer.compute_dtype),
+        layer.compute_output_shape(tuple(shape)))

@@ -1,9 +1,9 @@
 """Classifier heads and the argument checks shared by the families."""
 
 import keras
-from keras import ops
 
 from keras_cmod.errors import UnknownArgumentError
+from keras_cmod.layers._utils import empty_batch_output
 
 #: Other spellings of the variant values, accepted and mapped to the
 #: canonical value stored in `get_config` (the layer `TwinStem` calls the
@@ -194,17 +194,11 @@ class ZooModel(keras.Model):
     and `from_config` (the config is the constructor's arguments)."""
 
     def _empty_batch_output(self, inputs):
-        """Outputs of a batch of 0 images (their shapes, no values) when
-        the batch size is known to be 0, else `None`. Several TensorFlow
-        kernels refuse empty tensors (reflect padding, the bias-add that
-        Keras substitutes for a residual sum on 1x1 maps), so an empty
-        batch never reaches them."""
-        shape = getattr(_first_tensor(inputs), "shape", None)
-        if shape is None or len(shape) != 4 or shape[0] != 0:
-            return None
-        return keras.tree.map_shape_structure(
-            lambda s: ops.zeros((0,) + tuple(s[1:]), self.compute_dtype),
-            self.compute_output_shape(tuple(shape)))
+        """Outputs of a batch known to hold 0 images, else `None` (see
+        `keras_cmod.layers._utils.empty_batch_output`); also keeps the
+        empty batch from the bias-add that Keras substitutes for a
+        residual sum on 1x1 maps, which refuses it."""
+        return empty_batch_output(self, _first_tensor(inputs))
 
     @property
     def pretrained_cfg(self):
